@@ -1,0 +1,23 @@
+"""One ASGI application for HTTP and WebSockets: the heartbeat fast path, then Django."""
+
+from __future__ import annotations
+
+import os
+
+from channels.routing import ProtocolTypeRouter
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+# Load Django (apps, settings) before importing anything that uses models.
+django_asgi_app = get_asgi_application()
+
+from playstate.fastpath import with_fast_path  # noqa: E402
+from sync.routing import websocket_application  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": with_fast_path(django_asgi_app),
+        "websocket": websocket_application,
+    }
+)

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from django.db import models
+
+
+class LiveVH(models.Model):
+    """Recent viewing history, one row per (profile, movie): the SQL store's table.
+
+    Written only through `history.sql.SqlStore`, whose upsert keeps the newest state.
+    """
+
+    profile_id = models.CharField(max_length=64)
+    movie_id = models.CharField(max_length=64)
+    position_ms = models.BigIntegerField()
+    client_request_time = models.BigIntegerField(help_text="Epoch milliseconds of the winner.")
+    device_id = models.CharField(max_length=128)
+    event_type = models.CharField(max_length=16)
+    duration_ms = models.BigIntegerField(null=True, blank=True)
+    completed = models.BooleanField(default=False)
+    hidden_before = models.BigIntegerField(
+        default=0, help_text="Hidden from Continue Watching while client_request_time ≤ this."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "LiveVH row"
+        constraints = [
+            models.UniqueConstraint(fields=["profile_id", "movie_id"], name="livevh_profile_movie")
+        ]
+        indexes = [
+            models.Index(fields=["profile_id", "-client_request_time"], name="livevh_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.profile_id}/{self.movie_id} @ {self.position_ms} ms"

@@ -1,0 +1,123 @@
+"""The SQL store (SQLite, PostgreSQL): LiveVH rows with a conditional upsert."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.conf import settings
+from django.db import DatabaseError, connections, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from history.models import LiveVH
+from playstate.domain import PlayState, is_completed
+
+STATE_COLUMNS = (
+    "position_ms",
+    "client_request_time",
+    "device_id",
+    "event_type",
+    "duration_ms",
+    "completed",
+    "updated_at",
+)
+
+
+def _upsert_sql(table: str, vendor: str) -> str:
+    # `playstate.domain.is_newer` in SQL. Device ids compare bytewise as in Python and Lua;
+    # PostgreSQL would otherwise use the database's locale collation.
+    collate = ' COLLATE "C"' if vendor == "postgresql" else ""
+    newer = (
+        "(excluded.client_request_time > t.client_request_time"
+        " OR (excluded.client_request_time = t.client_request_time"
+        " AND (excluded.position_ms > t.position_ms"
+        " OR (excluded.position_ms = t.position_ms"
+        f" AND excluded.device_id{collate} > t.device_id{collate}))))"
+    )
+    columns = ("profile_id", "movie_id", *STATE_COLUMNS, "hidden_before")
+    assignments = [
+        f"{c} = CASE WHEN {newer} THEN excluded.{c} ELSE t.{c} END" for c in STATE_COLUMNS
+    ]
+    assignments.append(
+        "hidden_before = CASE WHEN excluded.hidden_before > t.hidden_before"
+        " THEN excluded.hidden_before ELSE t.hidden_before END"
+    )
+    # The WHERE makes a stale write a no-op under the row lock the upsert takes, so two
+    # workers racing on one title cannot let the older state win.
+    return (
+        f"INSERT INTO {table} AS t ({', '.join(columns)})"
+        f" VALUES ({', '.join(['%s'] * len(columns))})"
+        " ON CONFLICT (profile_id, movie_id) DO UPDATE SET "
+        + ", ".join(assignments)
+        + f" WHERE {newer} OR excluded.hidden_before > t.hidden_before"
+    )
+
+
+def _state(row: LiveVH) -> PlayState:
+    return PlayState(
+        profile_id=row.profile_id,
+        movie_id=row.movie_id,
+        position_ms=row.position_ms,
+        client_request_time=row.client_request_time,
+        device_id=row.device_id,
+        event_type=row.event_type,
+        duration_ms=row.duration_ms,
+        hidden_before=row.hidden_before,
+    )
+
+
+class SqlStore:
+    errors: tuple[type[Exception], ...] = (DatabaseError,)
+
+    def __init__(self, using: str = "default") -> None:
+        self.using = using
+
+    def write(self, states: Sequence[PlayState]) -> int:
+        if not states:
+            return 0
+        ratio = settings.PLAYSTATE_COMPLETION_RATIO
+        now = timezone.now()
+        rows = [
+            (
+                s.profile_id,
+                s.movie_id,
+                s.position_ms,
+                s.client_request_time,
+                s.device_id,
+                s.event_type,
+                s.duration_ms,
+                is_completed(s.position_ms, s.duration_ms, ratio),
+                now,
+                s.hidden_before,
+            )
+            for s in states
+        ]
+        connection = connections[self.using]
+        sql = _upsert_sql(LiveVH._meta.db_table, connection.vendor)
+        with transaction.atomic(using=self.using), connection.cursor() as cursor:
+            cursor.executemany(sql, rows)
+        return len(rows)
+
+    def get(self, profile_id: str, movie_id: str) -> PlayState | None:
+        row = (
+            LiveVH.objects.using(self.using)
+            .filter(profile_id=profile_id, movie_id=movie_id)
+            .first()
+        )
+        return None if row is None else _state(row)
+
+    def continue_watching(self, profile_id: str, *, limit: int) -> list[PlayState]:
+        rows = (
+            LiveVH.objects.using(self.using)
+            .filter(
+                profile_id=profile_id,
+                completed=False,
+                client_request_time__gt=F("hidden_before"),
+            )
+            .order_by("-client_request_time")[:limit]
+        )
+        return [_state(row) for row in rows]
+
+    def ping(self) -> None:
+        with connections[self.using].cursor() as cursor:
+            cursor.execute("SELECT 1")

@@ -1,0 +1,167 @@
+"""The REST API (DRF). `POST /api/v1/heartbeats` is also served, faster, by `fastpath.py`;
+both call `services.heartbeats_ingest`, so they answer alike."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
+from redis.exceptions import RedisError
+from rest_framework import permissions, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from playstate import catalog, selectors, services
+from playstate.auth import Principal
+from playstate.domain import PlayState, is_completed, progress
+from playstate.models import ApiToken
+from playstate.serializers import (
+    ContinueWatchingSerializer,
+    HeartbeatBatchSerializer,
+    HeartbeatSerializer,
+    IngestResultSerializer,
+    PositionSerializer,
+    TokenRequestSerializer,
+    TokenSerializer,
+)
+
+
+def _ratio() -> float:
+    return float(settings.PLAYSTATE_COMPLETION_RATIO)
+
+
+class OwnsProfile(permissions.BasePermission):
+    message = "This profile does not belong to your account."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        principal = request.user
+        profile_id = view.kwargs.get("profile_id")
+        return isinstance(principal, Principal) and profile_id in principal.profile_ids
+
+
+def _result(result: services.ApiResult) -> Response:
+    return Response(result.body, status=result.status, headers=result.headers)
+
+
+class HeartbeatCreateApi(APIView):
+    @extend_schema(
+        request=PolymorphicProxySerializer(
+            component_name="HeartbeatRequest",
+            serializers=[HeartbeatSerializer, HeartbeatBatchSerializer],
+            resource_type_field_name=None,
+        ),
+        responses={202: IngestResultSerializer},
+        summary="Report playback heartbeats (one object, or a batch of up to 50)",
+    )
+    def post(self, request: Request) -> Response:
+        return _result(
+            services.heartbeats_ingest(token=cast("str", request.auth), payload=request.data)
+        )
+
+
+class PositionApi(APIView):
+    permission_classes = [permissions.IsAuthenticated, OwnsProfile]
+
+    @extend_schema(responses=PositionSerializer, summary="Resume position of one title")
+    def get(self, request: Request, profile_id: str, movie_id: str) -> Response:
+        state, source = selectors.position_get(profile_id=profile_id, movie_id=movie_id)
+        if state is None:
+            duration = catalog.durations([movie_id]).get(movie_id)
+            return Response(
+                {
+                    "profile_id": profile_id,
+                    "movie_id": movie_id,
+                    "position_ms": 0,
+                    "duration_ms": duration,
+                    "completed": False,
+                    "client_request_time": None,
+                    "device_id": None,
+                    "event_type": None,
+                    "source": source,
+                }
+            )
+        completed = is_completed(state.position_ms, state.duration_ms, _ratio())
+        return Response(
+            {
+                "profile_id": profile_id,
+                "movie_id": movie_id,
+                "position_ms": 0 if completed else state.position_ms,
+                "duration_ms": state.duration_ms,
+                "completed": completed,
+                "client_request_time": state.client_request_time,
+                "device_id": state.device_id,
+                "event_type": state.event_type,
+                "source": source,
+            }
+        )
+
+
+class LimitSerializer(serializers.Serializer[dict[str, Any]]):
+    limit = serializers.IntegerField(min_value=1, max_value=100, default=20)
+
+
+def _row_item(state: PlayState) -> dict[str, Any]:
+    return {
+        "movie_id": state.movie_id,
+        "position_ms": state.position_ms,
+        "duration_ms": state.duration_ms,
+        "progress": progress(state.position_ms, state.duration_ms),
+        "last_watched": state.client_request_time,
+        "device_id": state.device_id,
+    }
+
+
+class ContinueWatchingApi(APIView):
+    permission_classes = [permissions.IsAuthenticated, OwnsProfile]
+
+    @extend_schema(
+        parameters=[LimitSerializer],
+        responses=ContinueWatchingSerializer,
+        summary="In-progress titles, most recent first",
+    )
+    def get(self, request: Request, profile_id: str) -> Response:
+        query = LimitSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        row = selectors.continue_watching_list(
+            profile_id=profile_id, limit=query.validated_data["limit"]
+        )
+        return Response({"results": [_row_item(s) for s in row]})
+
+
+class ContinueWatchingRemoveApi(APIView):
+    permission_classes = [permissions.IsAuthenticated, OwnsProfile]
+
+    @extend_schema(
+        responses={204: None},
+        summary="Hide a title from Continue Watching until a newer heartbeat arrives",
+    )
+    def delete(self, request: Request, profile_id: str, movie_id: str) -> Response:
+        try:
+            services.continue_watching_remove(profile_id=profile_id, movie_id=movie_id)
+        except RedisError:
+            return _result(services.unavailable())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TokenCreateApi(APIView):
+    authentication_classes = []
+    permission_classes = [permissions.AllowAny]
+
+    @extend_schema(
+        request=TokenRequestSerializer,
+        responses={200: TokenSerializer},
+        summary="Exchange username and password for a Bearer token",
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        credentials = TokenRequestSerializer(data=request.data)
+        credentials.is_valid(raise_exception=True)
+        user = authenticate(request, **credentials.validated_data)
+        if user is None or not user.is_active:
+            raise serializers.ValidationError(
+                {"non_field_errors": ["Unable to log in with the provided credentials."]}
+            )
+        return Response({"token": ApiToken.issue(user)})

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from django.urls import path, register_converter
+
+from playstate import api
+
+
+class IdConverter:
+    regex = r"[A-Za-z0-9_.:-]{1,64}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(IdConverter, "id")
+
+urlpatterns = [
+    path("auth/token", api.TokenCreateApi.as_view(), name="token-create"),
+    path("heartbeats", api.HeartbeatCreateApi.as_view(), name="heartbeats"),
+    path(
+        "profiles/<id:profile_id>/positions/<id:movie_id>",
+        api.PositionApi.as_view(),
+        name="position",
+    ),
+    path(
+        "profiles/<id:profile_id>/continue-watching",
+        api.ContinueWatchingApi.as_view(),
+        name="continue-watching",
+    ),
+    path(
+        "profiles/<id:profile_id>/continue-watching/<id:movie_id>",
+        api.ContinueWatchingRemoveApi.as_view(),
+        name="continue-watching-remove",
+    ),
+]
