@@ -23,17 +23,26 @@ STATE_COLUMNS = (
 )
 
 
-def _upsert_sql(table: str, vendor: str) -> str:
-    # `playstate.domain.is_newer` in SQL. Device ids compare bytewise as in Python and Lua;
-    # PostgreSQL would otherwise use the database's locale collation.
+def _newer_sql(vendor: str) -> str:
+    """`playstate.domain.ordering_key` of the incoming row greater than the stored one's."""
+    # Strings compare bytewise as in Python and Lua; PostgreSQL would otherwise use the
+    # database's locale collation.
     collate = ' COLLATE "C"' if vendor == "postgresql" else ""
-    newer = (
-        "(excluded.client_request_time > t.client_request_time"
-        " OR (excluded.client_request_time = t.client_request_time"
-        " AND (excluded.position_ms > t.position_ms"
-        " OR (excluded.position_ms = t.position_ms"
-        f" AND excluded.device_id{collate} > t.device_id{collate}))))"
-    )
+    terms = [
+        ("excluded.client_request_time", "t.client_request_time"),
+        ("excluded.position_ms", "t.position_ms"),
+        (f"excluded.device_id{collate}", f"t.device_id{collate}"),
+        (f"excluded.event_type{collate}", f"t.event_type{collate}"),
+        ("COALESCE(excluded.duration_ms, -1)", "COALESCE(t.duration_ms, -1)"),
+    ]
+    condition = "FALSE"
+    for new, old in reversed(terms):
+        condition = f"({new} > {old} OR ({new} = {old} AND {condition}))"
+    return condition
+
+
+def _upsert_sql(table: str, vendor: str) -> str:
+    newer = _newer_sql(vendor)
     columns = ("profile_id", "movie_id", *STATE_COLUMNS, "hidden_before")
     assignments = [
         f"{c} = CASE WHEN {newer} THEN excluded.{c} ELSE t.{c} END" for c in STATE_COLUMNS

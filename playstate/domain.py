@@ -44,7 +44,7 @@ class PlayState:
     hidden_before: int = 0
 
     @property
-    def ordering_key(self) -> tuple[int, int, str]:
+    def ordering_key(self) -> tuple[int, int, str, str, int]:
         return ordering_key(self)
 
 
@@ -52,9 +52,19 @@ def to_millis(epoch: int) -> int:
     return epoch * 1000 if epoch < SECONDS_MILLIS_BOUNDARY else epoch
 
 
-def ordering_key(state: PlayState) -> tuple[int, int, str]:
-    """Greater wins: the later client time, then the further position, then the greater device."""
-    return (state.client_request_time, state.position_ms, state.device_id)
+def ordering_key(state: PlayState) -> tuple[int, int, str, str, int]:
+    """Greater wins: the later client time, then the further position, then the greater
+    device id (the contract's rule). Two heartbeats equal in all three still differ in event
+    type (STOP > START > SEEK > PAUSE > HEARTBEAT) or in the catalog duration they were
+    checked against; comparing those too makes the order total, so no tie depends on
+    arrival order."""
+    return (
+        state.client_request_time,
+        state.position_ms,
+        state.device_id,
+        state.event_type,
+        -1 if state.duration_ms is None else state.duration_ms,
+    )
 
 
 def is_newer(candidate: PlayState, current: PlayState | None) -> bool:

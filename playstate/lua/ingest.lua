@@ -18,8 +18,8 @@ for i = 0, n - 1 do
   elseif ARGV[a + 7] ~= '' and not redis.call('SET', evk, '1', 'NX', 'EX', evttl) then
     code = 0
   else
-    local cur = redis.call('HMGET', hot, 'crt', 'pos', 'dev')
-    if newer(crt, pos, dev, cur[1], cur[2], cur[3]) then
+    local cur = redis.call('HMGET', hot, 'crt', 'pos', 'dev', 'evt', 'dur')
+    if newer({crt, pos, dev, ARGV[a + 5], ARGV[a + 6]}, cur) then
       redis.call('HSET', hot, 'pos', pos, 'crt', crt, 'dev', dev, 'evt', ARGV[a + 5], 'dur', ARGV[a + 6])
       redis.call('HSETNX', hot, 'hid', '0')
       redis.call('ZADD', recent, crt, movie)

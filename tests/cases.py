@@ -1,0 +1,68 @@
+"""Heartbeats and the answers the contract promises for them, shared by the in-process API
+tests (DRF view) and the end-to-end tests (the ASGI fast path), so both answer alike."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+DURATION_MS = 600_000
+DROP = object()  # a field to leave out
+
+
+def now_s() -> int:
+    return int(time.time())
+
+
+def heartbeat(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "profile_id": "alice-tv",
+        "movie_id": "m1",
+        "video_timestamp_ms": 60_000,
+        "client_request_time": now_s(),
+        "device_id": "tv_01",
+        "event_type": "HEARTBEAT",
+    }
+    body.update(overrides)
+    return {k: v for k, v in body.items() if v is not DROP}
+
+
+@dataclass(frozen=True)
+class Invalid:
+    name: str
+    body: Any
+    field: str  # the key the error names
+
+
+INVALID = [
+    *[Invalid(f"missing {f}", heartbeat(**{f: DROP}), f) for f in (
+        "profile_id", "movie_id", "video_timestamp_ms", "client_request_time", "device_id",
+        "event_type",
+    )],
+    Invalid("profile id with a space", heartbeat(profile_id="alice tv"), "profile_id"),
+    Invalid("movie id of 65 characters", heartbeat(movie_id="m" * 65), "movie_id"),
+    Invalid("negative position", heartbeat(video_timestamp_ms=-1), "video_timestamp_ms"),
+    Invalid("position as a string", heartbeat(video_timestamp_ms="10"), "video_timestamp_ms"),
+    Invalid("fractional position", heartbeat(video_timestamp_ms=1.5), "video_timestamp_ms"),
+    Invalid("boolean position", heartbeat(video_timestamp_ms=True), "video_timestamp_ms"),
+    Invalid(
+        "position past the title's end",
+        heartbeat(video_timestamp_ms=DURATION_MS + 1),
+        "video_timestamp_ms",
+    ),
+    Invalid(
+        "client time an hour ahead",
+        heartbeat(client_request_time=now_s() + 3600),
+        "client_request_time",
+    ),
+    Invalid("client time zero", heartbeat(client_request_time=0), "client_request_time"),
+    Invalid("client time as text", heartbeat(client_request_time="now"), "client_request_time"),
+    Invalid("empty device id", heartbeat(device_id=""), "device_id"),
+    Invalid("unknown event type", heartbeat(event_type="PLAY"), "event_type"),
+    Invalid("event id of 65 characters", heartbeat(event_id="e" * 65), "event_id"),
+    Invalid("a list", [heartbeat()], "detail"),
+    Invalid("batch of 51", {"heartbeats": [heartbeat()] * 51}, "heartbeats"),
+    Invalid("empty batch", {"heartbeats": []}, "heartbeats"),
+    Invalid("batch that is not a list", {"heartbeats": heartbeat()}, "heartbeats"),
+]  # fmt: skip

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+
+from playstate.auth import principal_for_token
+from playstate.models import Movie, Profile
+
+pytestmark = pytest.mark.django_db
+
+
+def issue(*args: str) -> str:
+    out = StringIO()
+    call_command("issue_token", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_issue_token_prints_only_a_token_for_the_account_and_its_profiles() -> None:
+    output = issue("carol", "--profile", "carol-tv", "--profile", "carol-phone")
+    token = output.strip()
+    assert output == token + "\n"
+    assert " " not in token
+    assert len(token) >= 40
+    principal = principal_for_token(token)
+    assert principal is not None
+    assert principal.profile_ids == {"carol-tv", "carol-phone"}
+
+
+def test_issue_token_again_adds_profiles_and_keeps_old_tokens() -> None:
+    first = issue("carol", "--profile", "carol-tv").strip()
+    second = issue("carol", "--profile", "carol-kids").strip()
+    assert first != second
+    assert get_user_model().objects.filter(username="carol").count() == 1
+    assert principal_for_token(first).profile_ids == {"carol-tv", "carol-kids"}  # type: ignore[union-attr]
+
+
+def test_issue_token_refuses_someone_elses_profile_and_bad_ids() -> None:
+    issue("carol", "--profile", "shared")
+    with pytest.raises(CommandError, match="another account"):
+        issue("dave", "--profile", "shared")
+    with pytest.raises(CommandError, match="profile"):
+        issue("dave", "--profile", "has space")
+    assert not Profile.objects.filter(account__username="dave").exists()
+
+
+def test_import_catalog_upserts(tmp_path: Path) -> None:
+    csv = tmp_path / "catalog.csv"
+    csv.write_text('movie_id,title,duration_ms\nm1,Film One,600000\nm2,"Two, the Sequel",5400000\n')
+    call_command("import_catalog", str(csv), stdout=StringIO())
+    csv.write_text("movie_id,title,duration_ms\nm1,Film One (Director's Cut),700000\n")
+    call_command("import_catalog", str(csv), stdout=StringIO())
+    assert dict(Movie.objects.values_list("movie_id", "duration_ms")) == {
+        "m1": 700_000,
+        "m2": 5_400_000,
+    }
+    assert Movie.objects.get(movie_id="m2").title == "Two, the Sequel"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("id,title,duration\nm1,x,1\n", "header"),
+        ("movie_id,title,duration_ms\nm1,x,long\n", "line 2"),
+        ("movie_id,title,duration_ms\nm1,x,1\nbad id,y,2\n", "line 3"),
+        ("movie_id,title,duration_ms\nm1,x,0\n", "line 2"),
+    ],
+)
+def test_import_catalog_rejects_a_bad_file_whole(
+    tmp_path: Path, content: str, message: str
+) -> None:
+    csv = tmp_path / "catalog.csv"
+    csv.write_text(content)
+    with pytest.raises(CommandError, match=message):
+        call_command("import_catalog", str(csv), stdout=StringIO())
+    assert not Movie.objects.exists()

@@ -1,0 +1,136 @@
+"""The contract every HistoryStore keeps. Parametrised over the stores; the Cassandra store
+joins the list with its own issue."""
+
+from __future__ import annotations
+
+import itertools
+import random
+import threading
+
+import pytest
+from django.db import connections
+
+from history.sql import SqlStore
+from history.store import HistoryStore
+from playstate.domain import PlayState
+
+T = 1_700_000_000_000
+
+
+def state(
+    movie: str = "m1", pos: int = 1_000, crt: int = T, dev: str = "tv", **kw: object
+) -> PlayState:
+    values: dict[str, object] = {
+        "event_type": "HEARTBEAT",
+        "duration_ms": 100_000,
+        "hidden_before": 0,
+    }
+    values.update(kw)
+    return PlayState("p1", movie, pos, crt, dev, **values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(params=["sql"])
+def store(request: pytest.FixtureRequest, transactional_db: None) -> HistoryStore:
+    return SqlStore()
+
+
+def test_it_reads_back_what_it_wrote(store: HistoryStore) -> None:
+    written = state(pos=5_000, event_type="PAUSE")
+    assert store.write([written]) == 1
+    assert store.get("p1", "m1") == written
+    assert store.get("p1", "nothing") is None
+    assert store.get("someone-else", "m1") is None
+
+
+def test_an_older_write_never_replaces_a_newer_one(store: HistoryStore) -> None:
+    store.write([state(pos=9_000, crt=T + 10)])
+    store.write([state(pos=1_000, crt=T)])
+    stored = store.get("p1", "m1")
+    assert stored is not None
+    assert (stored.position_ms, stored.client_request_time) == (9_000, T + 10)
+
+
+def test_ties_break_on_position_then_device(store: HistoryStore) -> None:
+    store.write([state(pos=5, dev="tv")])
+    store.write([state(pos=4, dev="zz")])
+    store.write([state(pos=5, dev="Tv")])  # "Tv" < "tv" bytewise
+    stored = store.get("p1", "m1")
+    assert stored is not None
+    assert (stored.position_ms, stored.device_id) == (5, "tv")
+    store.write([state(pos=5, dev="tw")])
+    assert store.get("p1", "m1").device_id == "tw"  # type: ignore[union-attr]
+    store.write([state(pos=5, dev="tw", event_type="PAUSE")])
+    store.write([state(pos=5, dev="tw", event_type="HEARTBEAT")])
+    assert store.get("p1", "m1").event_type == "PAUSE"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_any_order_of_writes_ends_in_the_newest(store: HistoryStore, seed: int) -> None:
+    writes = [
+        state(pos=p, crt=T + c, dev=d)
+        for p, c, d in itertools.product([1, 2], [0, 1, 2], ["a", "b"])
+    ]
+    random.Random(seed).shuffle(writes)
+    for chunk in (writes[:4], writes[4:9], writes[9:]):
+        store.write(chunk)
+    assert store.get("p1", "m1") == max(writes, key=lambda s: s.ordering_key)
+
+
+def test_two_workers_racing_on_one_title_keep_the_newest(store: HistoryStore) -> None:
+    writes = [state(pos=i, crt=T + i) for i in range(60)]
+    halves = [writes[0::2][::-1], writes[1::2][::-1]]
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def worker(mine: list[PlayState]) -> None:
+        try:
+            barrier.wait()
+            for s in mine:
+                store.write([s])
+        except BaseException as error:  # surfaced below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(h,)) for h in halves]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert store.get("p1", "m1") == writes[-1]
+
+
+def test_hidden_before_only_grows_and_survives_newer_states(store: HistoryStore) -> None:
+    store.write([state(pos=10, crt=T + 5)])
+    store.write([state(pos=10, crt=T + 5, hidden_before=T + 5)])
+    assert store.get("p1", "m1").hidden_before == T + 5  # type: ignore[union-attr]
+    store.write([state(pos=1, crt=T, hidden_before=T)])
+    assert store.get("p1", "m1").hidden_before == T + 5  # type: ignore[union-attr]
+    store.write([state(pos=20, crt=T + 6)])
+    stored = store.get("p1", "m1")
+    assert stored is not None
+    assert (stored.position_ms, stored.hidden_before) == (20, T + 5)
+
+
+def test_continue_watching_lists_in_progress_titles_newest_first(store: HistoryStore) -> None:
+    store.write(
+        [
+            state("old", crt=T),
+            state("new", crt=T + 3),
+            state("done", pos=99_000, crt=T + 2),
+            state("hidden", crt=T + 1, hidden_before=T + 1),
+            state("unknown-length", pos=10**9, crt=T + 4, duration_ms=None),
+        ]
+    )
+    assert [s.movie_id for s in store.continue_watching("p1", limit=10)] == [
+        "unknown-length",
+        "new",
+        "old",
+    ]
+    assert [s.movie_id for s in store.continue_watching("p1", limit=1)] == ["unknown-length"]
+    assert store.continue_watching("nobody", limit=10) == []
+
+
+def test_it_answers_a_ping(store: HistoryStore) -> None:
+    store.ping()
