@@ -15,7 +15,15 @@ pytestmark = pytest.mark.e2e
 
 def test_read_your_writes(running: Running) -> None:
     for pos in (1_000, 2_000, 3_000):
-        assert running.post(running.alice, heartbeat(movie_id="ryw", video_timestamp_ms=pos, client_request_time=now_s() * 1000 + pos)).status_code == 202  # fmt: skip
+        assert (
+            running.post(
+                running.alice,
+                heartbeat(
+                    movie_id="ryw", video_timestamp_ms=pos, client_request_time=now_s() * 1000 + pos
+                ),
+            ).status_code
+            == 202
+        )
         assert running.position("ryw")["position_ms"] == pos
 
 
@@ -60,7 +68,12 @@ def test_a_token_reaches_only_its_own_profiles(running: Running) -> None:
     assert running.post(None, heartbeat()).status_code == 401
     assert running.post("not-a-token", heartbeat()).status_code == 401
     assert running.post(running.bob, heartbeat(movie_id="private")).status_code == 403
-    assert running.post(running.alice, heartbeat(movie_id="private", video_timestamp_ms=777)).status_code == 202  # fmt: skip
+    assert (
+        running.post(
+            running.alice, heartbeat(movie_id="private", video_timestamp_ms=777)
+        ).status_code
+        == 202
+    )
     for path in (
         "/api/v1/profiles/alice-tv/positions/private",
         "/api/v1/profiles/alice-tv/continue-watching",
@@ -89,14 +102,22 @@ def test_a_burst_for_one_title_costs_a_few_store_writes(running: Running) -> Non
     wait_for(lambda: running.stored("burst") == (99_000, "HEARTBEAT"), timeout=20)
     running.wait_until_flushed()
     after = running.metrics()
-    assert after["playstate_heartbeats_received_total"] - before["playstate_heartbeats_received_total"] == 100  # fmt: skip
-    assert after["playstate_heartbeats_applied_total"] - before["playstate_heartbeats_applied_total"] == 100  # fmt: skip
+    assert (
+        after["playstate_heartbeats_received_total"] - before["playstate_heartbeats_received_total"]
+        == 100
+    )
+    assert (
+        after["playstate_heartbeats_applied_total"] - before["playstate_heartbeats_applied_total"]
+        == 100
+    )
     assert after["playstate_store_writes_total"] - before["playstate_store_writes_total"] <= 3
 
 
 def test_a_pause_is_written_before_plain_heartbeats_sent_with_it(running: Running) -> None:
     running.post(running.alice, heartbeat(movie_id="plain", video_timestamp_ms=5_000))
-    running.post(running.alice, heartbeat(movie_id="paused", video_timestamp_ms=6_000, event_type="PAUSE"))  # fmt: skip
+    running.post(
+        running.alice, heartbeat(movie_id="paused", video_timestamp_ms=6_000, event_type="PAUSE")
+    )
     wait_for(lambda: running.stored("paused") == (6_000, "PAUSE"))
     assert running.stored("plain") is None
     wait_for(lambda: running.stored("plain") == (5_000, "HEARTBEAT"), timeout=20)
@@ -105,7 +126,9 @@ def test_a_pause_is_written_before_plain_heartbeats_sent_with_it(running: Runnin
 def test_a_dropped_cache_entry_is_served_from_the_store_then_cached_again(
     running: Running,
 ) -> None:
-    running.post(running.alice, heartbeat(movie_id="evicted", video_timestamp_ms=42_000, event_type="STOP"))  # fmt: skip
+    running.post(
+        running.alice, heartbeat(movie_id="evicted", video_timestamp_ms=42_000, event_type="STOP")
+    )
     wait_for(lambda: running.stored("evicted") == (42_000, "STOP"))
     running.redis.delete("v1:playstats:alice-tv:evicted")
     first = running.position("evicted")
@@ -131,12 +154,20 @@ def test_nothing_acknowledged_is_lost_when_the_worker_dies(running: Running) -> 
 def test_continue_watching_and_removal_over_http(running: Running) -> None:
     t = now_s() * 1000
     for i, movie in enumerate(["cw-a", "cw-b"]):
-        running.post(running.alice, heartbeat(movie_id=movie, client_request_time=t - 10_000 + i, video_timestamp_ms=1_000))  # fmt: skip
+        running.post(
+            running.alice,
+            heartbeat(movie_id=movie, client_request_time=t - 10_000 + i, video_timestamp_ms=1_000),
+        )
     headers = running.auth(running.alice)
     row = running.http.get("/api/v1/profiles/alice-tv/continue-watching?limit=50", headers=headers)
     movies = [item["movie_id"] for item in row.json()["results"]]
     assert movies.index("cw-b") < movies.index("cw-a")
-    assert running.http.delete("/api/v1/profiles/alice-tv/continue-watching/cw-b", headers=headers).status_code == 204  # fmt: skip
+    assert (
+        running.http.delete(
+            "/api/v1/profiles/alice-tv/continue-watching/cw-b", headers=headers
+        ).status_code
+        == 204
+    )
     row = running.http.get("/api/v1/profiles/alice-tv/continue-watching?limit=50", headers=headers)
     assert "cw-b" not in [item["movie_id"] for item in row.json()["results"]]
 
