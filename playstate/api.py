@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from django.conf import settings
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from redis.exceptions import RedisError
@@ -16,7 +15,7 @@ from rest_framework.views import APIView
 
 from playstate import catalog, selectors, services
 from playstate.auth import Principal
-from playstate.domain import PlayState, is_completed, progress
+from playstate.domain import PlayState, progress
 from playstate.models import ApiToken
 from playstate.serializers import (
     ContinueWatchingSerializer,
@@ -27,14 +26,11 @@ from playstate.serializers import (
     TokenRequestSerializer,
     TokenSerializer,
 )
-
-
-def _ratio() -> float:
-    return float(settings.PLAYSTATE_COMPLETION_RATIO)
+from playstate.validation import NOT_YOURS
 
 
 class OwnsProfile(permissions.BasePermission):
-    message = "This profile does not belong to your account."
+    message = NOT_YOURS
 
     def has_permission(self, request: Request, view: APIView) -> bool:
         principal = request.user
@@ -68,34 +64,15 @@ class PositionApi(APIView):
     @extend_schema(responses=PositionSerializer, summary="Resume position of one title")
     def get(self, request: Request, profile_id: str, movie_id: str) -> Response:
         state, source = selectors.position_get(profile_id=profile_id, movie_id=movie_id)
-        if state is None:
-            duration = catalog.durations([movie_id]).get(movie_id)
-            return Response(
-                {
-                    "profile_id": profile_id,
-                    "movie_id": movie_id,
-                    "position_ms": 0,
-                    "duration_ms": duration,
-                    "completed": False,
-                    "client_request_time": None,
-                    "device_id": None,
-                    "event_type": None,
-                    "source": source,
-                }
-            )
-        completed = is_completed(state.position_ms, state.duration_ms, _ratio())
+        duration = None if state else catalog.durations([movie_id]).get(movie_id)
         return Response(
-            {
-                "profile_id": profile_id,
-                "movie_id": movie_id,
-                "position_ms": 0 if completed else state.position_ms,
-                "duration_ms": state.duration_ms,
-                "completed": completed,
-                "client_request_time": state.client_request_time,
-                "device_id": state.device_id,
-                "event_type": state.event_type,
-                "source": source,
-            }
+            selectors.position_view(
+                profile_id=profile_id,
+                movie_id=movie_id,
+                state=state,
+                source=source,
+                catalog_duration_ms=duration,
+            )
         )
 
 

@@ -1,24 +1,26 @@
-"""The hot path: `POST /api/v1/heartbeats` and `GET /healthz` as a bare ASGI callable,
-routed before Django in `config/asgi.py`.
+"""The hot path as a bare ASGI callable, routed before Django in `config/asgi.py`:
+`POST /api/v1/heartbeats`, `GET /api/v1/profiles/{p}/positions/{m}` and `GET /healthz`.
 
-Why bypass Django here, and only here: heartbeats are ~90% of all traffic, and on this
-machine class Django's ASGI handler (request object, middleware thread hops) caps a view at a
-few hundred requests/s per process, while a plain callable doing the same work reaches
-thousands (shared/notes/performance.md; `make bench` measures ours). A Channels
-`AsyncHttpConsumer` would also open a channel-layer receive per request. The work itself is
-not duplicated: this module only moves bytes, and `services.aheartbeats_ingest` is the same
-code path as the DRF view `api.HeartbeatCreateApi`, which documents the endpoint in the
-OpenAPI schema and serves it under WSGI and the test client.
+Why bypass Django here, and only here: heartbeats are ~90% of all traffic and the resume
+read is what a player waits on before it starts. On this machine class Django's ASGI handler
+(request object, middleware thread hops) caps a view at a few hundred requests/s per process,
+while a plain callable doing the same work reaches thousands (shared/notes/performance.md;
+`make bench` measures ours). A Channels `AsyncHttpConsumer` would also open a channel-layer
+receive per request. The work itself is not duplicated: this module only moves bytes and
+calls the same services and selectors as the DRF views in `api.py`, which document these
+endpoints in the OpenAPI schema and serve them under WSGI and the test client.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import orjson
 
-from playstate import auth, services
+from playstate import auth, catalog, selectors, services
+from playstate.validation import NOT_YOURS
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -28,6 +30,10 @@ ASGIApp = Callable[..., Awaitable[None]]
 
 HEARTBEATS = "/api/v1/heartbeats"
 HEALTHZ = "/healthz"
+POSITION = re.compile(
+    r"^/api/v1/profiles/(?P<profile_id>[A-Za-z0-9_.:-]{1,64})"
+    r"/positions/(?P<movie_id>[A-Za-z0-9_.:-]{1,64})$"
+)
 MAX_BODY = 256 * 1024
 HEALTHY = orjson.dumps({"status": "ok"})
 
@@ -91,11 +97,40 @@ async def _heartbeats(scope: Scope, receive: Receive, send: Send) -> None:
     await _send_result(send, await services.aheartbeats_ingest(token=token, payload=payload))
 
 
+async def _position(scope: Scope, send: Send, profile_id: str, movie_id: str) -> None:
+    header = _header(scope, b"authorization")
+    token = auth.bearer_token(header)
+    if token is None:
+        await _send_result(
+            send, services.unauthorized(auth.INVALID if header else auth.NOT_PROVIDED)
+        )
+        return
+    principal = await auth.aprincipal_for_token(token, profile_ids=[profile_id])
+    if principal is None:
+        await _send_result(send, services.unauthorized(auth.INVALID))
+        return
+    if profile_id not in principal.profile_ids:
+        await _respond(send, 403, orjson.dumps({"detail": NOT_YOURS}))
+        return
+    state, source = await selectors.aposition_get(profile_id=profile_id, movie_id=movie_id)
+    duration = None if state else (await catalog.adurations([movie_id])).get(movie_id)
+    view = selectors.position_view(
+        profile_id=profile_id,
+        movie_id=movie_id,
+        state=state,
+        source=source,
+        catalog_duration_ms=duration,
+    )
+    await _respond(send, 200, orjson.dumps(view))
+
+
 def with_fast_path(django_app: ASGIApp) -> ASGIApp:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         path, method = scope["path"], scope["method"]
         if path == HEARTBEATS and method == "POST":
             await _heartbeats(scope, receive, send)
+        elif method == "GET" and (match := POSITION.match(path)):
+            await _position(scope, send, match["profile_id"], match["movie_id"])
         elif path == HEALTHZ and method in {"GET", "HEAD"}:
             await _respond(send, 200, HEALTHY)
         else:

@@ -224,6 +224,11 @@ def get_state(profile_id: str, movie_id: str) -> PlayState | None:
     return state_from_hash(profile_id, movie_id, fields)
 
 
+async def aget_state(profile_id: str, movie_id: str) -> PlayState | None:
+    fields = cast("dict[str, str]", await aclient().hgetall(hot_key(profile_id, movie_id)))
+    return state_from_hash(profile_id, movie_id, fields)
+
+
 def get_states(pairs: Sequence[tuple[str, str]]) -> list[PlayState]:
     pipe = client().pipeline(transaction=False)
     for profile_id, movie_id in pairs:

@@ -4,14 +4,15 @@ that is down degrades the answer, never fails it."""
 from __future__ import annotations
 
 import logging
-from typing import Literal
+from typing import Any, Literal
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from redis.exceptions import RedisError
 
 from history.store import get_store
 from playstate import hotlayer
-from playstate.domain import PlayState, in_continue_watching, merge
+from playstate.domain import PlayState, in_continue_watching, is_completed, merge
 
 logger = logging.getLogger(__name__)
 
@@ -19,13 +20,29 @@ Source = Literal["cache", "store", "default"]
 
 
 def position_get(*, profile_id: str, movie_id: str) -> tuple[PlayState | None, Source]:
-    cache_up = True
     try:
         if (state := hotlayer.get_state(profile_id, movie_id)) is not None:
             return state, "cache"
     except RedisError:
-        cache_up = False
         logger.warning("redis unreachable; reading %s/%s from the store", profile_id, movie_id)
+        return _position_from_store(profile_id, movie_id, repair=False)
+    return _position_from_store(profile_id, movie_id, repair=True)
+
+
+async def aposition_get(*, profile_id: str, movie_id: str) -> tuple[PlayState | None, Source]:
+    """`position_get` for the fast path's event loop."""
+    try:
+        if (state := await hotlayer.aget_state(profile_id, movie_id)) is not None:
+            return state, "cache"
+    except RedisError:
+        logger.warning("redis unreachable; reading %s/%s from the store", profile_id, movie_id)
+        return await sync_to_async(_position_from_store)(profile_id, movie_id, repair=False)
+    return await sync_to_async(_position_from_store)(profile_id, movie_id, repair=True)
+
+
+def _position_from_store(
+    profile_id: str, movie_id: str, *, repair: bool
+) -> tuple[PlayState | None, Source]:
     store = get_store()
     try:
         state = store.get(profile_id, movie_id)
@@ -34,12 +51,49 @@ def position_get(*, profile_id: str, movie_id: str) -> tuple[PlayState | None, S
         return None, "default"
     if state is None:
         return None, "default"
-    if cache_up:
+    if repair:
         try:
             hotlayer.repair(state)
         except RedisError:
             logger.warning("read repair of %s/%s failed", profile_id, movie_id)
     return state, "store"
+
+
+def position_view(
+    *,
+    profile_id: str,
+    movie_id: str,
+    state: PlayState | None,
+    source: Source,
+    catalog_duration_ms: int | None,
+) -> dict[str, Any]:
+    """The resume answer (contract section 5); a completed title resumes at 0."""
+    if state is None:
+        return {
+            "profile_id": profile_id,
+            "movie_id": movie_id,
+            "position_ms": 0,
+            "duration_ms": catalog_duration_ms,
+            "completed": False,
+            "client_request_time": None,
+            "device_id": None,
+            "event_type": None,
+            "source": source,
+        }
+    completed = is_completed(
+        state.position_ms, state.duration_ms, settings.PLAYSTATE_COMPLETION_RATIO
+    )
+    return {
+        "profile_id": profile_id,
+        "movie_id": movie_id,
+        "position_ms": 0 if completed else state.position_ms,
+        "duration_ms": state.duration_ms,
+        "completed": completed,
+        "client_request_time": state.client_request_time,
+        "device_id": state.device_id,
+        "event_type": state.event_type,
+        "source": source,
+    }
 
 
 def continue_watching_list(*, profile_id: str, limit: int) -> list[PlayState]:

@@ -23,6 +23,7 @@ FIELDS = (
     "event_type",
 )
 REQUIRED = "This field is required."
+NOT_YOURS = "This profile does not belong to your account."
 MAX_DEVICE_ID = 128
 MAX_EVENT_ID = 64
 # Epoch milliseconds are 13 digits for centuries; anything beyond is not a clock.
@@ -128,9 +129,7 @@ def validate_context(
     """Check what depends on the caller, the catalog and the clock."""
     state = heartbeat.state
     if state.profile_id not in profile_ids:
-        return Rejection(
-            {"profile_id": ["This profile does not belong to your account."]}, "forbidden"
-        )
+        return Rejection({"profile_id": [NOT_YOURS]}, "forbidden")
     if state.client_request_time > limits.now_ms + limits.max_clock_skew_ms:
         return Rejection(
             {"client_request_time": ["Is too far in the future; check the device clock."]},

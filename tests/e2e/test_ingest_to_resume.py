@@ -81,6 +81,13 @@ def test_a_token_reaches_only_its_own_profiles(running: Running) -> None:
         response = running.http.get(path, headers=running.auth(running.bob))
         assert response.status_code == 403
         assert "777" not in response.text
+    anonymous = running.http.get("/api/v1/profiles/alice-tv/positions/private")
+    assert anonymous.status_code == 401
+    assert anonymous.headers["WWW-Authenticate"] == "Bearer"
+    forged = running.http.get(
+        "/api/v1/profiles/alice-tv/positions/private", headers=running.auth("forged")
+    )
+    assert forged.status_code == 401
     removed = running.http.delete(
         "/api/v1/profiles/alice-tv/continue-watching/private", headers=running.auth(running.bob)
     )

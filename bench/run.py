@@ -1,0 +1,151 @@
+"""`make bench`: start the stack as `make run` does (two uvicorn workers, a Celery worker with
+beat, embedded Redis, SQLite), drive it with wrk from this machine, and write the figures.
+
+Machines here are shared and noisy, so every figure is read against `/healthz` measured on
+the same server in the same run (alternating rounds, medians): the ratios are the result.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from tests.stack import Stack
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+SECONDS = int(os.environ.get("BENCH_SECONDS", "8"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "50"))
+PROFILES = 20
+
+# wrk script: every request is a new heartbeat (later time, further position) for one of
+# PROFILES x 50 titles, as many devices watching at once would send.
+INGEST_LUA = """
+local counter = 0
+local token = os.getenv("BENCH_TOKEN")
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer " .. token
+request = function()
+  counter = counter + 1
+  local body = string.format(
+    '{"profile_id":"bench-%d","movie_id":"t%d","video_timestamp_ms":%d,' ..
+    '"client_request_time":%d,"device_id":"dev","event_type":"HEARTBEAT"}',
+    counter % PROFILES, counter % 50, counter * 10, 1700000000000 + counter)
+  return wrk.format(nil, nil, nil, body)
+end
+""".replace("PROFILES", str(PROFILES))
+
+READ_LUA = """
+local counter = 0
+wrk.headers["Authorization"] = "Bearer " .. os.getenv("BENCH_TOKEN")
+request = function()
+  counter = counter + 1
+  return wrk.format("GET", string.format("/api/v1/profiles/bench-%d/positions/t%d",
+    counter % PROFILES, counter % 50))
+end
+""".replace("PROFILES", str(PROFILES))
+
+
+def wrk(url: str, script: Path | None, token: str) -> dict[str, float]:
+    argv = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency", url]
+    if script is not None:
+        argv[1:1] = ["-s", str(script)]
+    out = subprocess.run(
+        argv, capture_output=True, text=True, check=True, env={**os.environ, "BENCH_TOKEN": token}
+    ).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    latency = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.MULTILINE))
+    return {
+        "requests_per_s": rate,
+        "non_2xx": float(errors.group(1)) if errors else 0.0,
+        "p50": _millis(latency.get("50", "0ms")),
+        "p99": _millis(latency.get("99", "0ms")),
+    }
+
+
+def _millis(value: str) -> float:
+    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def main() -> int:
+    if shutil.which("wrk") is None:
+        print("make bench needs wrk: apt-get install wrk", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="playstate-bench-") as tmp:
+        stack = Stack(Path(tmp), web_workers=2)
+        stack.start()
+        try:
+            profiles = [arg for i in range(PROFILES) for arg in ("--profile", f"bench-{i}")]
+            token = stack.manage("issue_token", "bench", *profiles).strip()
+            scripts = Path(tmp)
+            (scripts / "ingest.lua").write_text(INGEST_LUA)
+            (scripts / "read.lua").write_text(READ_LUA)
+            rounds: dict[str, list[dict[str, float]]] = {"healthz": [], "ingest": [], "resume": []}
+            for _ in range(ROUNDS):
+                rounds["healthz"].append(wrk(f"{stack.url}/healthz", None, token))
+                rounds["ingest"].append(
+                    wrk(f"{stack.url}/api/v1/heartbeats", scripts / "ingest.lua", token)
+                )
+                rounds["resume"].append(wrk(stack.url, scripts / "read.lua", token))
+            time.sleep(3)  # let the worker drain what is pending before reading the counters
+            with urllib.request.urlopen(f"{stack.url}/metrics") as response:
+                metrics = response.read().decode()
+        finally:
+            stack.stop()
+    figures = {
+        name: {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+        for name, runs in rounds.items()
+    }
+    base = figures["healthz"]["requests_per_s"]
+    for name in ("ingest", "resume"):
+        figures[name]["ratio_to_healthz"] = round(figures[name]["requests_per_s"] / base, 3)
+    counters = dict(re.findall(r"^(playstate_\w+_total) ([\d.e+]+)$", metrics, re.MULTILINE))
+    result: dict[str, Any] = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "setup": {
+            "web_workers": 2,
+            "connections": CONNECTIONS,
+            "seconds": SECONDS,
+            "rounds": ROUNDS,
+        },
+        "figures": figures,
+        "counters": {k: float(v) for k, v in counters.items()},
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"bench-{result['when'].replace(':', '')}.json"
+    out.write_text(json.dumps(result, indent=2))
+    (RESULTS / "latest.json").write_text(json.dumps(result, indent=2))
+    columns = ("req/s", "x healthz", "p50 ms", "p99 ms", "non-2xx")
+    print(f"{'endpoint':<10} " + " ".join(f"{c:>9}" for c in columns))
+    for name, f in figures.items():
+        ratio = f.get("ratio_to_healthz", 1.0)
+        print(
+            f"{name:<10} {f['requests_per_s']:>9.0f} {ratio:>9.2f} {f['p50']:>9.1f}"
+            f" {f['p99']:>9.1f} {f['non_2xx']:>9.0f}"
+        )
+    counted = result["counters"]
+    writes = counted.get("playstate_store_writes_total", 0)
+    accepted = counted.get("playstate_heartbeats_accepted_total", 0)
+    print(f"store writes: {writes:.0f} for {accepted:.0f} accepted heartbeats")
+    print(f"figures written to {out.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
