@@ -147,6 +147,8 @@ class Stack:
                 "--workers",
                 str(self.web_workers),
                 "--no-access-log",
+                "--lifespan",
+                "off",
             ],
         )
         wait_for_port(self.port, process=web)
