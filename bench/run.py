@@ -34,6 +34,7 @@ PROFILES = 20
 # PROFILES x 50 titles, as many devices watching at once would send.
 INGEST_LUA = """
 local counter = 0
+local base = os.time() * 1000
 local token = os.getenv("BENCH_TOKEN")
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -43,7 +44,7 @@ request = function()
   local body = string.format(
     '{"profile_id":"bench-%d","movie_id":"t%d","video_timestamp_ms":%d,' ..
     '"client_request_time":%d,"device_id":"dev","event_type":"HEARTBEAT"}',
-    counter % PROFILES, counter % 50, counter * 10, 1700000000000 + counter)
+    counter % PROFILES, counter % 50, counter * 10, base + counter)
   return wrk.format(nil, nil, nil, body)
 end
 """.replace("PROFILES", str(PROFILES))
@@ -141,8 +142,8 @@ def main() -> int:
         )
     counted = result["counters"]
     writes = counted.get("playstate_store_writes_total", 0)
-    accepted = counted.get("playstate_heartbeats_accepted_total", 0)
-    print(f"store writes: {writes:.0f} for {accepted:.0f} accepted heartbeats")
+    applied = counted.get("playstate_heartbeats_applied_total", 0)
+    print(f"store writes: {writes:.0f} for {applied:.0f} applied heartbeats")
     print(f"figures written to {out.relative_to(ROOT)}")
     return 0
 

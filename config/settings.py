@@ -214,6 +214,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_RATES": {"login": os.environ.get("PLAYSTATE_LOGIN_RATE", "10/min")},
 }
 
 SPECTACULAR_SETTINGS = {

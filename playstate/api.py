@@ -11,6 +11,7 @@ from redis.exceptions import RedisError
 from rest_framework import permissions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from playstate import catalog, selectors, services
@@ -126,6 +127,9 @@ class ContinueWatchingRemoveApi(APIView):
 class TokenCreateApi(APIView):
     authentication_classes = []
     permission_classes = [permissions.AllowAny]
+    # Password guessing: a few tries a minute per client address.
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "login"
 
     @extend_schema(
         request=TokenRequestSerializer,

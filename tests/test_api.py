@@ -362,6 +362,16 @@ def test_with_the_store_down_too_resume_answers_zero(
     hotlayer.reset_clients()
 
 
+def test_password_guessing_is_throttled(api: APIClient, alice: str) -> None:
+    answers = [
+        api.post(
+            "/api/v1/auth/token", {"username": "alice", "password": f"guess{i}"}, format="json"
+        )
+        for i in range(11)
+    ]
+    assert [a.status_code for a in answers] == [400] * 10 + [429]
+
+
 def test_apps_log_in_for_a_token(api: APIClient, alice: str) -> None:
     response = api.post(
         "/api/v1/auth/token", {"username": "alice", "password": "a-long-passphrase"}, format="json"
