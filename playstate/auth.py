@@ -35,6 +35,7 @@ class Principal:
 
 
 _cache: dict[str, tuple[Principal, float]] = {}
+MAX_ENTRIES = 100_000
 
 
 def bearer_token(header: str | None) -> str | None:
@@ -74,6 +75,8 @@ def _store(key_hash: str, principal: Principal | None) -> None:
     if principal is None:
         _cache.pop(key_hash, None)
         return
+    if len(_cache) >= MAX_ENTRIES:
+        _cache.clear()
     _cache[key_hash] = (principal, time.monotonic() + settings.PLAYSTATE_AUTH_CACHE_SECONDS)
 
 

@@ -14,6 +14,8 @@ from django.conf import settings
 from playstate.models import Movie
 
 _cache: dict[str, tuple[int | None, float]] = {}
+# Clients name any movie id they like; past this many entries the cache starts over.
+MAX_ENTRIES = 100_000
 
 
 def _from_cache(movie_ids: Collection[str]) -> tuple[dict[str, int | None], set[str]]:
@@ -31,6 +33,8 @@ def _from_cache(movie_ids: Collection[str]) -> tuple[dict[str, int | None], set[
 
 def _load(movie_ids: set[str]) -> dict[str, int | None]:
     rows = dict(Movie.objects.filter(movie_id__in=movie_ids).values_list("movie_id", "duration_ms"))
+    if len(_cache) + len(movie_ids) > MAX_ENTRIES:
+        _cache.clear()
     expires = time.monotonic() + settings.PLAYSTATE_CATALOG_CACHE_SECONDS
     loaded = {movie_id: rows.get(movie_id) for movie_id in movie_ids}
     for movie_id, duration in loaded.items():

@@ -381,3 +381,13 @@ def test_apps_log_in_for_a_token(api: APIClient, alice: str) -> None:
     wrong = api.post("/api/v1/auth/token", {"username": "alice", "password": "x"}, format="json")
     assert wrong.status_code == 400
     assert "token" not in wrong.json()
+
+
+def test_the_catalog_cache_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from playstate import catalog
+
+    monkeypatch.setattr(catalog, "MAX_ENTRIES", 10)
+    catalog.clear_cache()
+    for i in range(25):
+        catalog.durations([f"random-{i}"])
+    assert len(catalog._cache) <= 10
