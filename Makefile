@@ -7,7 +7,12 @@ PORT ?= 8000
 WEB_CONCURRENCY ?= 2
 WORKER_CONCURRENCY ?= 2
 
-.PHONY: run test lint format check bench clean
+# Processes `make run` starts: an embedded Redis unless REDIS_URL is set, a local Cassandra
+# node when PLAYSTATE_STORE=cassandra and CASSANDRA_HOSTS is unset.
+LOCAL_CASSANDRA := $(and $(filter cassandra,$(PLAYSTATE_STORE)),$(if $(CASSANDRA_HOSTS),,yes))
+PROCESSES := $(if $(REDIS_URL),,redis) $(if $(LOCAL_CASSANDRA),cassandra) web worker beat
+
+.PHONY: run test lint format check bench cassandra clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,9 +26,15 @@ run: $(BIN)/.installed
 	mkdir -p .data
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(if $(LOCAL_CASSANDRA),$(BIN)/python scripts/cassandra.py fetch)
+	$(if $(filter cassandra,$(PLAYSTATE_STORE)),$(if $(LOCAL_CASSANDRA),,$(BIN)/python manage.py sync_cassandra))
 	HOST=$(HOST) PLAYSTATE_PORT=$(PORT) WEB_CONCURRENCY=$(WEB_CONCURRENCY) \
 	WORKER_CONCURRENCY=$(WORKER_CONCURRENCY) \
-	$(BIN)/honcho start $(if $(REDIS_URL),web worker beat,)
+	$(BIN)/honcho start $(PROCESSES)
+
+# A local Cassandra node in the foreground (jars fetched from Maven Central on first use).
+cassandra: $(BIN)/.installed
+	$(BIN)/python scripts/cassandra.py run --sync
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dj_database_url
 import django_stubs_ext
+from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 
 # Lets the admin and other Django generics be subscripted at run time, as the type stubs do.
 django_stubs_ext.monkeypatch()
@@ -53,6 +54,8 @@ ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
+    # First: its migrate/flush/makemigrations commands know the Cassandra alias.
+    "django_cassandra_engine",
     "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
@@ -66,6 +69,7 @@ INSTALLED_APPS = [
     "channels",
     "playstate",
     "history",
+    "history.cql",
     "sync",
 ]
 
@@ -114,6 +118,57 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+# --- Cassandra: the production viewing-history store (PLAYSTATE_STORE=cassandra) ------------
+# A second alias beside `default`, which keeps auth, admin and the catalog. It connects
+# lazily, so nothing touches Cassandra unless the store is used.
+CASSANDRA_HOSTS = envlist("CASSANDRA_HOSTS", "127.0.0.1:9042")
+CASSANDRA_KEYSPACE = os.environ.get("CASSANDRA_KEYSPACE", "playstate")
+# "SimpleStrategy:1" for one node; "NetworkTopologyStrategy:dc1=3,dc2=3" for real clusters.
+CASSANDRA_REPLICATION = os.environ.get("CASSANDRA_REPLICATION", "SimpleStrategy:1")
+CASSANDRA_WRITE_CONSISTENCY = os.environ.get("CASSANDRA_WRITE_CONSISTENCY", "LOCAL_QUORUM")
+CASSANDRA_READ_CONSISTENCY = os.environ.get("CASSANDRA_READ_CONSISTENCY", "LOCAL_QUORUM")
+# LOCAL_* consistency counts replicas in this data centre: name the one this process runs in.
+CASSANDRA_LOCAL_DC = os.environ.get("CASSANDRA_LOCAL_DC", "datacenter1")
+
+
+def _replication(spec: str) -> dict[str, str | int]:
+    strategy, _, factors = spec.partition(":")
+    if strategy == "SimpleStrategy":
+        return {"strategy_class": strategy, "replication_factor": int(factors or 1)}
+    by_dc = dict(item.split("=") for item in factors.split(",") if item)
+    return {"strategy_class": strategy, **{dc: int(n) for dc, n in by_dc.items()}}
+
+
+def contact_points(hosts: list[str]) -> tuple[str, int]:
+    # The driver takes one port for every contact point: the first one given.
+    names = [host.rsplit(":", 1)[0] for host in hosts]
+    ports = [int(host.rsplit(":", 1)[1]) for host in hosts if ":" in host]
+    return ",".join(names), ports[0] if ports else 9042
+
+
+_cassandra_hosts, _cassandra_port = contact_points(CASSANDRA_HOSTS)
+DATABASES["cassandra"] = {
+    "ENGINE": "django_cassandra_engine",
+    "NAME": CASSANDRA_KEYSPACE,
+    "HOST": _cassandra_hosts,
+    "OPTIONS": {
+        "replication": _replication(CASSANDRA_REPLICATION),
+        "connection": {
+            "port": _cassandra_port,
+            "lazy_connect": True,
+            "retry_connect": True,
+            "connect_timeout": envfloat("CASSANDRA_CONNECT_TIMEOUT", 5.0),
+            # Each write goes straight to a replica of its profile's partition.
+            "load_balancing_policy": TokenAwarePolicy(
+                DCAwareRoundRobinPolicy(local_dc=CASSANDRA_LOCAL_DC)
+            ),
+        },
+    },
+}
+
+# Cassandra tables come from sync_cassandra, not from migrations.
+MIGRATION_MODULES = {"history_cql": None}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -44,4 +44,8 @@ def get_store() -> HistoryStore:
         from history.sql import SqlStore
 
         return SqlStore()
-    raise ImproperlyConfigured(f"PLAYSTATE_STORE={kind!r} is not available; use 'sql'.")
+    if kind == "cassandra":
+        from history.cql.store import CassandraStore
+
+        return CassandraStore()
+    raise ImproperlyConfigured(f"PLAYSTATE_STORE={kind!r}: use 'sql' or 'cassandra'.")

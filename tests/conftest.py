@@ -1,15 +1,20 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from io import StringIO
 from typing import Any
 
 import pytest
 import redis
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from config.celery_app import app as celery_app
+from history.cql.store import CassandraStore
 from playstate import auth, catalog, hotlayer
 from playstate.models import ApiToken, Movie, Profile
 from tests.stack import RedisServer
@@ -25,6 +30,55 @@ def django_db_modify_db_settings(tmp_path_factory: pytest.TempPathFactory) -> No
     default = settings.DATABASES["default"]
     if default["ENGINE"] == "django.db.backends.sqlite3":
         default.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("db") / "test.sqlite3")
+
+
+@dataclass(frozen=True)
+class CassandraCluster:
+    hosts: str
+    keyspace: str
+
+
+@pytest.fixture(scope="session")
+def cassandra(
+    tmp_path_factory: pytest.TempPathFactory, django_db_blocker: Any
+) -> Iterator[CassandraCluster]:
+    """A real Cassandra node: CASSANDRA_HOSTS if given, else one started here by the
+    project's launcher (scripts/cassandra.py). A node that cannot start fails the tests
+    that need it; nothing is skipped. The tests use their own keyspace, created with the
+    usual command (sync_cassandra)."""
+    from django.conf import settings
+
+    from config.settings import contact_points
+    from scripts.cassandra import Node
+
+    node = None
+    hosts = os.environ.get("CASSANDRA_HOSTS", "")
+    database = settings.DATABASES["cassandra"]
+    try:
+        if not hosts:
+            node = Node(tmp_path_factory.mktemp("cassandra"))
+            node.start()
+            node.wait_ready()
+            hosts = f"127.0.0.1:{node.port}"
+        database["HOST"], database["OPTIONS"]["connection"]["port"] = contact_points(
+            hosts.split(",")
+        )
+        database["NAME"] = "playstate_test"
+        with django_db_blocker.unblock():
+            call_command("sync_cassandra", database="cassandra", stdout=StringIO())
+        yield CassandraCluster(hosts, database["NAME"])
+    finally:
+        if node is not None:
+            node.stop()
+        elif database["NAME"] == "playstate_test":
+            CassandraStore().session.execute('DROP KEYSPACE IF EXISTS "playstate_test"')
+
+
+@pytest.fixture
+def cassandra_store(cassandra: CassandraCluster) -> CassandraStore:
+    store = CassandraStore()
+    store.session.execute(f'TRUNCATE "{cassandra.keyspace}".live_vh')
+    return store
 
 
 @pytest.fixture(autouse=True)

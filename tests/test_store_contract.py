@@ -1,5 +1,5 @@
-"""The contract every HistoryStore keeps. Parametrised over the stores; the Cassandra store
-joins the list with its own issue."""
+"""The contract every HistoryStore keeps, run against each store: SQL (SQLite here) and
+Cassandra (a real node)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from django.db import connections
 from history.sql import SqlStore
 from history.store import HistoryStore
 from playstate.domain import PlayState
+from tests.conftest import CassandraCluster
 
 T = 1_700_000_000_000
 
@@ -29,8 +30,12 @@ def state(
     return PlayState("p1", movie, pos, crt, dev, **values)  # type: ignore[arg-type]
 
 
-@pytest.fixture(params=["sql"])
-def store(request: pytest.FixtureRequest, transactional_db: None) -> HistoryStore:
+@pytest.fixture(params=["sql", "cassandra"])
+def store(
+    request: pytest.FixtureRequest, cassandra: CassandraCluster, transactional_db: None
+) -> HistoryStore:
+    if request.param == "cassandra":
+        return request.getfixturevalue("cassandra_store")  # type: ignore[no-any-return]
     return SqlStore()
 
 

@@ -85,10 +85,12 @@ def wait_for(condition: Callable[[], object], timeout: float = 15.0) -> None:
     raise AssertionError(f"not true within {timeout}s")
 
 
-def start_stack(tmp_path_factory: pytest.TempPathFactory, name: str) -> Stack:
-    stack = Stack(tmp_path_factory.mktemp(name), web_workers=2, extra_env=E2E_ENV)
+def start_stack(tmp_path_factory: pytest.TempPathFactory, name: str, **env: str) -> Stack:
+    stack = Stack(tmp_path_factory.mktemp(name), web_workers=2, extra_env=E2E_ENV | env)
     stack.redis.start()
     stack.manage("migrate", "--noinput", "--verbosity", "0")
+    if env.get("PLAYSTATE_STORE") == "cassandra":
+        stack.manage("sync_cassandra")
     stack.manage("collectstatic", "--noinput", "--verbosity", "0")
     catalog = stack.directory / "catalog.csv"
     catalog.write_text(f"movie_id,title,duration_ms\nm1,Film One,{DURATION_MS}\n")

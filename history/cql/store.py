@@ -1,0 +1,207 @@
+"""The Cassandra store: `live_vh`, one partition per profile, last write wins by Cassandra.
+
+Every write carries the heartbeat's client_request_time as its write timestamp
+(`USING TIMESTAMP`, microseconds), so a stale write that arrives late, from any worker,
+region or replica, loses inside the database; no read-before-write, no lightweight
+transaction. Writes use prepared statements rather than cqlengine saves: cqlengine turns a
+None into a DELETE at server time, and cannot put a timestamp on each statement of a batch.
+
+On equal timestamps Cassandra keeps, cell by cell, the value whose bytes compare greater
+(Java's signed `ByteBuffer.compareTo`). Position, device, event type and duration are
+therefore one cell, `state`, encoded so that this comparison orders it exactly as
+`playstate.domain.ordering_key` does. `position_ms` repeats the position for operators
+(`SELECT writetime(position_ms) ...`); on an exact-millisecond tie between two different
+states it may hold the other one's value, and `state` is what reads use.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from functools import cached_property
+from typing import Any
+
+from cassandra import ConsistencyLevel, DriverException, RequestExecutionException
+from cassandra.cluster import NoHostAvailable, Session
+from cassandra.cqlengine import CQLEngineException
+from cassandra.cqlengine import connection as cqlengine_connection
+from cassandra.query import BatchStatement, BatchType, PreparedStatement
+from django.conf import settings
+from django.db import connections
+
+from playstate.domain import PlayState, in_continue_watching
+
+FORMAT = 1
+_U64 = struct.Struct(">Q")
+
+
+def encode_state(state: PlayState) -> bytes:
+    """(position, device, event, duration) as bytes whose *signed* bytewise order is the
+    ordering key's order for states of equal client time: fixed-width big-endian numbers,
+    NUL-terminated strings (NUL cannot occur in them), then every byte XOR 0x80, which
+    turns signed comparison into unsigned."""
+    plain = b"".join(
+        (
+            bytes([FORMAT]),
+            _U64.pack(state.position_ms),
+            state.device_id.encode(),
+            b"\0",
+            state.event_type.encode(),
+            b"\0",
+            _U64.pack(0 if state.duration_ms is None else state.duration_ms + 1),
+        )
+    )
+    return bytes(b ^ 0x80 for b in plain)
+
+
+def decode_state(
+    blob: bytes, *, profile_id: str, movie_id: str, client_request_time: int, hidden_before: int
+) -> PlayState:
+    plain = bytes(b ^ 0x80 for b in blob)
+    if plain[0] != FORMAT:
+        raise ValueError(f"unknown live_vh state format {plain[0]}")
+    (position,) = _U64.unpack_from(plain, 1)
+    device, event, rest = plain[9:].split(b"\0", 2)
+    (duration,) = _U64.unpack(rest)
+    return PlayState(
+        profile_id=profile_id,
+        movie_id=movie_id,
+        position_ms=position,
+        client_request_time=client_request_time,
+        device_id=device.decode(),
+        event_type=event.decode(),
+        duration_ms=duration - 1 if duration else None,
+        hidden_before=hidden_before,
+    )
+
+
+class CassandraStore:
+    errors: tuple[type[Exception], ...] = (
+        NoHostAvailable,
+        DriverException,
+        RequestExecutionException,
+        CQLEngineException,
+    )
+
+    def __init__(self, alias: str = "cassandra") -> None:
+        self.alias = alias
+
+    @property
+    def session(self) -> Session:
+        # The cqlengine connection of the alias, shared by every thread; Django's database
+        # wrapper registers it on first use.
+        try:
+            return cqlengine_connection.get_session(connection=self.alias)
+        except CQLEngineException:
+            connections[self.alias].connect()
+            return cqlengine_connection.get_session(connection=self.alias)
+
+    @property
+    def keyspace(self) -> str:
+        return str(connections[self.alias].settings_dict["NAME"])
+
+    @cached_property
+    def _statements(self) -> dict[str, PreparedStatement]:
+        session, table = self.session, f'"{self.keyspace}".live_vh'
+        write = ConsistencyLevel.name_to_value[settings.CASSANDRA_WRITE_CONSISTENCY]
+        read = ConsistencyLevel.name_to_value[settings.CASSANDRA_READ_CONSISTENCY]
+        statements = {
+            "insert": (
+                f"INSERT INTO {table} (profile_id, movie_id, position_ms, client_request_time,"
+                " state) VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ?",
+                write,
+            ),
+            # hidden_before only grows: its own value, in microseconds, is its timestamp.
+            "hide": (
+                f"UPDATE {table} USING TIMESTAMP ? SET hidden_before = ?"
+                " WHERE profile_id = ? AND movie_id = ?",
+                write,
+            ),
+            "get": (
+                "SELECT movie_id, client_request_time, state, hidden_before"
+                f" FROM {table} WHERE profile_id = ? AND movie_id = ?",
+                read,
+            ),
+            "profile": (
+                "SELECT movie_id, client_request_time, state, hidden_before"
+                f" FROM {table} WHERE profile_id = ?",
+                read,
+            ),
+        }
+        prepared = {}
+        for name, (cql, consistency) in statements.items():
+            statement = session.prepare(cql)
+            statement.consistency_level = consistency
+            prepared[name] = statement
+        return prepared
+
+    def _bound(self, state: PlayState) -> Iterable[tuple[PreparedStatement, tuple[Any, ...]]]:
+        yield (
+            self._statements["insert"],
+            (
+                state.profile_id,
+                state.movie_id,
+                state.position_ms,
+                state.client_request_time,
+                encode_state(state),
+                state.client_request_time * 1000,
+            ),
+        )
+        if state.hidden_before:
+            yield (
+                self._statements["hide"],
+                (state.hidden_before * 1000, state.hidden_before, state.profile_id, state.movie_id),
+            )
+
+    def write(self, states: Sequence[PlayState]) -> int:
+        """One unlogged batch per profile (a single mutation of its partition), all sent
+        at once; returns when every partition has answered."""
+        by_profile: dict[str, list[tuple[PreparedStatement, tuple[Any, ...]]]] = defaultdict(list)
+        for state in states:
+            by_profile[state.profile_id].extend(self._bound(state))
+        session = self.session
+        futures = []
+        for bound in by_profile.values():
+            if len(bound) == 1:
+                futures.append(session.execute_async(*bound[0]))
+                continue
+            batch = BatchStatement(
+                batch_type=BatchType.UNLOGGED,
+                consistency_level=bound[0][0].consistency_level,
+            )
+            for statement, values in bound:
+                batch.add(statement, values)
+            futures.append(session.execute_async(batch))
+        for future in futures:
+            future.result()
+        return len(states)
+
+    def _state(self, profile_id: str, row: dict[str, Any]) -> PlayState:
+        # Rows are dicts: cqlengine sets the session's row factory.
+        return decode_state(
+            row["state"],
+            profile_id=profile_id,
+            movie_id=row["movie_id"],
+            client_request_time=row["client_request_time"],
+            hidden_before=row["hidden_before"] or 0,
+        )
+
+    def get(self, profile_id: str, movie_id: str) -> PlayState | None:
+        row = self.session.execute(self._statements["get"], (profile_id, movie_id)).one()
+        if row is None or row["state"] is None:
+            return None
+        return self._state(profile_id, row)
+
+    def continue_watching(self, profile_id: str, *, limit: int) -> list[PlayState]:
+        # A profile's partition holds its recent titles (older ones are rolled up), so the
+        # row is read whole and filtered here: Cassandra cannot filter on these columns.
+        rows = self.session.execute(self._statements["profile"], (profile_id,))
+        ratio = settings.PLAYSTATE_COMPLETION_RATIO
+        states = [self._state(profile_id, row) for row in rows if row["state"] is not None]
+        row_states = [s for s in states if in_continue_watching(s, ratio)]
+        row_states.sort(key=lambda s: s.client_request_time, reverse=True)
+        return row_states[:limit]
+
+    def ping(self) -> None:
+        self.session.execute("SELECT release_version FROM system.local")

@@ -1,0 +1,281 @@
+#!/usr/bin/env python3
+"""A local Apache Cassandra node without Docker or a tarball: the jars come from Maven Central
+(`cassandra-all` and its runtime dependencies, cached in `.cache/`), the config is written
+here, and `org.apache.cassandra.service.CassandraDaemon` runs on the machine's JDK 17.
+
+    python scripts/cassandra.py fetch                  # resolve the jars (once; then offline)
+    python scripts/cassandra.py run [--port 9042]      # a node in the foreground
+    python scripts/cassandra.py run --sync             # ... then `manage.py sync_cassandra`
+                                                       #     once CQL answers (make run)
+
+The tests import `Node` to start a throw-away node on free ports.
+Standard library only: it runs before the virtualenv matters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+VERSION = "5.0.8"
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / ".cache" / f"cassandra-{VERSION}"
+LIB = CACHE / "lib"
+
+POM = f"""<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>playstate</groupId>
+  <artifactId>cassandra-node</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency>
+      <groupId>org.apache.cassandra</groupId>
+      <artifactId>cassandra-all</artifactId>
+      <version>{VERSION}</version>
+    </dependency>
+  </dependencies>
+</project>
+"""
+
+# Cassandra 5.0's conf/jvm17-server.options (JPMS exports and opens; without them the JVM
+# dies at start), plus the JDK internals its dependencies reach for.
+JVM17 = [
+    "-Djdk.attach.allowAttachSelf=true",
+    *[
+        f"--add-exports={module}=ALL-UNNAMED"
+        for module in (
+            "java.base/jdk.internal.misc",
+            "java.base/jdk.internal.ref",
+            "java.management.rmi/com.sun.jmx.remote.internal.rmi",
+            "java.rmi/sun.rmi.registry",
+            "java.rmi/sun.rmi.server",
+            "java.sql/java.sql",
+            "java.base/java.lang.ref",
+            "jdk.unsupported/sun.misc",
+            "jdk.compiler/com.sun.tools.javac.file",
+            "jdk.attach/sun.tools.attach",
+        )
+    ],
+    *[
+        f"--add-opens={module}=ALL-UNNAMED"
+        for module in (
+            "java.base/java.lang.module",
+            "java.base/jdk.internal.loader",
+            "java.base/jdk.internal.ref",
+            "java.base/jdk.internal.reflect",
+            "java.base/jdk.internal.math",
+            "java.base/jdk.internal.module",
+            "java.base/jdk.internal.util.jar",
+            "jdk.management/com.sun.management.internal",
+            "java.base/sun.nio.ch",
+            "java.base/java.io",
+            "java.base/java.nio",
+            "java.base/java.lang",
+            "java.base/java.lang.reflect",
+            "java.base/java.util",
+            "java.base/java.util.concurrent",
+            "java.base/java.util.concurrent.atomic",
+            "jdk.compiler/com.sun.tools.javac",
+        )
+    ],
+]
+
+LOGBACK = """<configuration>
+  <appender name="STDOUT" class="ch.qos.logback.core.ConsoleAppender">
+    <encoder><pattern>%-5level %logger{0} %msg%n</pattern></encoder>
+  </appender>
+  <root level="WARN"><appender-ref ref="STDOUT"/></root>
+  <logger name="org.apache.cassandra.service.CassandraDaemon" level="INFO"/>
+  <logger name="org.apache.cassandra.transport.Server" level="INFO"/>
+</configuration>
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def fetch() -> list[Path]:
+    """The node's jars: from the cache, else resolved with Maven into it."""
+    if not (LIB / f"cassandra-all-{VERSION}.jar").exists():
+        if shutil.which("mvn") is None:
+            raise SystemExit("Maven (mvn) is needed once to fetch Cassandra's jars")
+        CACHE.mkdir(parents=True, exist_ok=True)
+        (CACHE / "pom.xml").write_text(POM)
+        print(f"fetching Cassandra {VERSION} from Maven Central into {LIB} ...", flush=True)
+        staging = CACHE / "lib.partial"
+        shutil.rmtree(staging, ignore_errors=True)
+        subprocess.run(
+            [
+                "mvn",
+                "-B",
+                "-q",
+                "-f",
+                str(CACHE / "pom.xml"),
+                "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies",
+                f"-DoutputDirectory={staging}",
+                "-DincludeScope=runtime",
+            ],
+            check=True,
+        )
+        shutil.rmtree(LIB, ignore_errors=True)
+        staging.rename(LIB)  # only a complete download becomes the cache
+    return sorted(LIB.glob("*.jar"))
+
+
+@dataclass
+class Node:
+    """One single-node cluster on 127.0.0.1, its data and config under `directory`."""
+
+    directory: Path
+    port: int = field(default_factory=free_port)
+    storage_port: int = field(default_factory=free_port)
+    heap: str = "512m"
+    process: subprocess.Popen[bytes] | None = None
+
+    def config(self) -> Path:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        d = self.directory
+        yaml = d / "cassandra.yaml"
+        yaml.write_text(
+            f"""cluster_name: playstate
+num_tokens: 1
+partitioner: org.apache.cassandra.dht.Murmur3Partitioner
+endpoint_snitch: SimpleSnitch
+commitlog_sync: periodic
+commitlog_sync_period: 10000ms
+listen_address: 127.0.0.1
+rpc_address: 127.0.0.1
+storage_port: {self.storage_port}
+native_transport_port: {self.port}
+start_native_transport: true
+seed_provider:
+  - class_name: org.apache.cassandra.locator.SimpleSeedProvider
+    parameters:
+      - seeds: "127.0.0.1:{self.storage_port}"
+data_file_directories: [{d / "data"}]
+commitlog_directory: {d / "commitlog"}
+saved_caches_directory: {d / "saved_caches"}
+hints_directory: {d / "hints"}
+cdc_raw_directory: {d / "cdc_raw"}
+auto_snapshot: false
+memtable_allocation_type: heap_buffers
+authenticator: AllowAllAuthenticator
+authorizer: AllowAllAuthorizer
+"""
+        )
+        (d / "logback.xml").write_text(LOGBACK)
+        (d / "tmp").mkdir(exist_ok=True)
+        return yaml
+
+    def command(self) -> list[str]:
+        jars = fetch()
+        jamm = next(j for j in jars if j.name.startswith("jamm-"))
+        yaml = self.config()
+        d = self.directory
+        java = shutil.which("java", path=f"{os.environ.get('JAVA_HOME', '')}/bin") or "java"
+        return [
+            java,
+            f"-Xms{self.heap}", f"-Xmx{self.heap}", "-Xss256k", "-XX:+UseG1GC", "-ea",
+            f"-javaagent:{jamm}",
+            *JVM17,
+            "-Djava.net.preferIPv4Stack=true",
+            "-Dio.netty.tryReflectionSetAccessible=true",
+            "-Dchronicle.analytics.disable=true",
+            "-Dcassandra-foreground=yes",
+            # A test node need not wait for a ring of one to settle.
+            "-Dcassandra.skip_wait_for_gossip_to_settle=0",
+            "-Dcassandra.ring_delay_ms=1000",
+            "-Dcassandra.initial_token=0",
+            f"-Dcassandra.config=file://{yaml}",
+            f"-Dcassandra.storagedir={d}",
+            f"-Dlogback.configurationFile=file://{d / 'logback.xml'}",
+            # JNA unpacks a native library here; it must allow executables.
+            f"-Djava.io.tmpdir={d / 'tmp'}",
+            "-cp", os.pathsep.join(str(j) for j in jars),
+            "org.apache.cassandra.service.CassandraDaemon",
+        ]  # fmt: skip
+
+    def start(self) -> None:
+        command = self.command()
+        with (self.directory / "node.log").open("ab") as output:
+            self.process = subprocess.Popen(
+                command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    def wait_ready(self, timeout: float = 180.0) -> float:
+        """Seconds until the CQL port answers (native transport starts last)."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            if self.process is not None and self.process.poll() is not None:
+                log = self.directory / "node.log"
+                tail = log.read_text()[-3000:] if log.exists() else ""
+                raise RuntimeError(f"Cassandra exited with {self.process.returncode}:\n{tail}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return time.monotonic() - started
+            except OSError:
+                time.sleep(0.25)
+        raise TimeoutError(f"Cassandra's CQL port {self.port} did not open in {timeout}s")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+        self.process = None
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="action", required=True)
+    sub.add_parser("fetch", help="resolve and cache the jars")
+    run = sub.add_parser("run", help="run a node in the foreground")
+    run.add_argument("--port", type=int, default=9042, help="CQL port")
+    run.add_argument("--storage-port", type=int, default=7000)
+    run.add_argument("--dir", type=Path, default=ROOT / ".data" / "cassandra")
+    run.add_argument("--heap", default="512m")
+    run.add_argument("--sync", action="store_true", help="create keyspace and tables when up")
+    args = parser.parse_args()
+    if args.action == "fetch":
+        print(f"{len(fetch())} jars in {LIB}")
+        return 0
+    node = Node(args.dir.resolve(), port=args.port, storage_port=args.storage_port, heap=args.heap)
+    command = node.command()
+    print(f"Cassandra {VERSION} on 127.0.0.1:{args.port}, data in {node.directory}", flush=True)
+    if not args.sync:
+        os.execv(command[0], command)
+    return run_and_sync(node)
+
+
+def run_and_sync(node: Node) -> int:
+    """Run the node, create the schema once CQL answers, then stay until the node exits;
+    SIGINT/SIGTERM stop the node."""
+    node.start()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: node.stop())
+    print(f"ready after {node.wait_ready():.1f}s; creating keyspace and tables", flush=True)
+    env = {**os.environ, "CASSANDRA_HOSTS": f"127.0.0.1:{node.port}"}
+    subprocess.run([sys.executable, "manage.py", "sync_cassandra"], cwd=ROOT, env=env, check=True)
+    assert node.process is not None
+    return node.process.wait()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

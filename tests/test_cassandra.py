@@ -1,0 +1,87 @@
+"""What is particular to the Cassandra store: Cassandra itself resolves last-write-wins
+from the write timestamps, and the state cell's bytes order ties as the rule does."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from history.cql.store import CassandraStore, decode_state, encode_state
+from playstate.domain import PlayState
+from tests.conftest import CassandraCluster
+
+T = 1_705_820_000_000
+
+tied = st.builds(
+    PlayState,
+    profile_id=st.just("p"),
+    movie_id=st.just("m"),
+    position_ms=st.integers(0, 2**40),
+    client_request_time=st.just(T),
+    device_id=st.text(st.characters(exclude_categories=["Cc", "Cs"]), min_size=1, max_size=8),
+    event_type=st.sampled_from(["HEARTBEAT", "PAUSE", "STOP", "SEEK", "START"]),
+    duration_ms=st.none() | st.integers(1, 2**40),
+)
+
+
+def signed(blob: bytes) -> list[int]:
+    """How Cassandra compares cell values on equal timestamps (Java's signed bytes)."""
+    return [b - 256 if b > 127 else b for b in blob]
+
+
+@given(tied, tied)
+def test_the_state_cell_orders_ties_as_the_rule_under_signed_comparison(
+    a: PlayState, b: PlayState
+) -> None:
+    assert (signed(encode_state(a)) > signed(encode_state(b))) == (a.ordering_key > b.ordering_key)
+
+
+@given(tied)
+def test_the_state_cell_round_trips(state: PlayState) -> None:
+    decoded = decode_state(
+        encode_state(state), profile_id="p", movie_id="m", client_request_time=T, hidden_before=0
+    )
+    assert decoded == state
+
+
+def test_the_write_timestamp_is_the_winning_client_time_in_microseconds(
+    cassandra_store: CassandraStore, cassandra: CassandraCluster
+) -> None:
+    late = PlayState("u123", "m456", 540_500, T + 15_000, "phone_01", "PAUSE", 600_000)
+    stale = PlayState("u123", "m456", 100_000, T, "tv", "HEARTBEAT", 600_000)
+    cassandra_store.write([late])
+    cassandra_store.write([stale])  # arrives late: Cassandra ignores it
+    row = cassandra_store.session.execute(
+        f"SELECT position_ms, writetime(position_ms) AS written, client_request_time"
+        f' FROM "{cassandra.keyspace}".live_vh WHERE profile_id = %s AND movie_id = %s',
+        ("u123", "m456"),
+    ).one()
+    assert row == {
+        "position_ms": 540_500,
+        "written": (T + 15_000) * 1000,
+        "client_request_time": T + 15_000,
+    }
+    assert cassandra_store.get("u123", "m456") == late
+
+
+def test_a_flush_of_many_profiles_is_one_batch_per_partition(
+    cassandra_store: CassandraStore,
+) -> None:
+    states = [
+        PlayState(
+            f"p{p}",
+            f"m{m}",
+            m * 1_000,
+            T + m,
+            "tv",
+            "HEARTBEAT",
+            None,
+            hidden_before=T if m == 0 else 0,
+        )
+        for p in range(5)
+        for m in range(20)
+    ]
+    assert cassandra_store.write(states) == 100
+    for p in range(5):
+        row = cassandra_store.continue_watching(f"p{p}", limit=100)
+        assert [s.movie_id for s in row] == [f"m{m}" for m in range(19, 0, -1)]
