@@ -23,7 +23,7 @@ from functools import cached_property
 from typing import Any
 
 from cassandra import ConsistencyLevel, DriverException, RequestExecutionException
-from cassandra.cluster import NoHostAvailable, Session
+from cassandra.cluster import NoHostAvailable, ResponseFuture, Session
 from cassandra.cqlengine import CQLEngineException
 from cassandra.cqlengine import connection as cqlengine_connection
 from cassandra.query import BatchStatement, BatchType, PreparedStatement
@@ -84,8 +84,10 @@ class CassandraStore:
         CQLEngineException,
     )
 
-    def __init__(self, alias: str = "cassandra") -> None:
+    def __init__(self, alias: str = "cassandra", *, batch_partitions: bool = True) -> None:
         self.alias = alias
+        # False sends every statement on its own (make bench compares the two).
+        self.batch_partitions = batch_partitions
 
     @property
     def session(self) -> Session:
@@ -161,10 +163,10 @@ class CassandraStore:
         for state in states:
             by_profile[state.profile_id].extend(self._bound(state))
         session = self.session
-        futures = []
+        futures: list[ResponseFuture] = []
         for bound in by_profile.values():
-            if len(bound) == 1:
-                futures.append(session.execute_async(*bound[0]))
+            if len(bound) == 1 or not self.batch_partitions:
+                futures.extend(session.execute_async(*b) for b in bound)
                 continue
             batch = BatchStatement(
                 batch_type=BatchType.UNLOGGED,

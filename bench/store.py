@@ -1,0 +1,122 @@
+"""`make bench` (second part): write throughput of the persistent stores, and how long a
+local Cassandra node takes to start.
+
+Each store writes the same states: a flush as the workers send it (many profiles at once,
+one call) and one state per call. The Cassandra node is started here by the project's
+launcher unless CASSANDRA_HOSTS names one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import django
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+STATES = int(os.environ.get("BENCH_STORE_STATES", "20000"))
+FLUSH = 500  # the workers' claim size (PLAYSTATE_FLUSH_BATCH)
+
+
+def _states(offset: int, *, profiles: int = 2000) -> list[Any]:
+    """STATES states, the profiles taking turns; with few profiles a flush holds many titles
+    of each (a household binge, a backlog after an outage)."""
+    from playstate.domain import PlayState
+
+    t = 1_800_000_000_000 + offset
+    return [
+        PlayState(
+            f"bench-{i % profiles}", f"t{i // profiles}", i, t + i, "tv", "HEARTBEAT", 6_000_000
+        )
+        for i in range(STATES)
+    ]
+
+
+def _rate(write: Callable[[Sequence[Any]], int], states: list[Any], size: int) -> float:
+    started = time.perf_counter()
+    for i in range(0, len(states), size):
+        write(states[i : i + size])
+    return len(states) / (time.perf_counter() - started)
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="playstate-store-bench-") as tmp:
+        from scripts.cassandra import Node
+
+        node = None
+        hosts = os.environ.get("CASSANDRA_HOSTS", "")
+        start_seconds = None
+        if not hosts:
+            node = Node(Path(tmp) / "cassandra")
+            node.start()
+            start_seconds = node.wait_ready()
+            hosts = f"127.0.0.1:{node.port}"
+        try:
+            os.environ.update(
+                CASSANDRA_HOSTS=hosts,
+                CASSANDRA_KEYSPACE="playstate_bench",
+                DATABASE_URL=f"sqlite:///{tmp}/bench.sqlite3",
+                PLAYSTATE_DATA_DIR=tmp,
+                DJANGO_SETTINGS_MODULE="config.settings",
+            )
+            manage = [sys.executable, "manage.py"]
+            subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, check=True)
+            subprocess.run([*manage, "sync_cassandra"], cwd=ROOT, check=True, capture_output=True)
+            django.setup()
+            from history.cql.store import CassandraStore
+            from history.sql import SqlStore
+
+            figures: dict[str, dict[str, float]] = {}
+            for name, store in (("sql", SqlStore()), ("cassandra", CassandraStore())):
+                store.write(_states(0)[:100])  # warm up: connections, prepared statements
+                figures[name] = {
+                    "batched_writes_per_s": round(_rate(store.write, _states(10**7), FLUSH)),
+                    "single_writes_per_s": round(
+                        _rate(store.write, _states(2 * 10**7)[: STATES // 4], 1)
+                    ),
+                }
+            crowded = _states(3 * 10**7, profiles=20)  # 25 titles per profile in a flush
+            for batched, key in ((True, "partition_batches"), (False, "no_batches")):
+                store = CassandraStore(batch_partitions=batched)
+                figures["cassandra"][f"{key}_writes_per_s"] = round(
+                    _rate(store.write, crowded, FLUSH)
+                )
+            session = CassandraStore().session
+            session.execute("DROP KEYSPACE IF EXISTS playstate_bench")
+            session.cluster.shutdown()
+        finally:
+            if node is not None:
+                node.stop()
+    result = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "states": STATES,
+        "flush_size": FLUSH,
+        "cassandra_node_start_s": None if start_seconds is None else round(start_seconds, 1),
+        "stores": figures,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "store-latest.json").write_text(json.dumps(result, indent=2))
+    print(f"{'store':<10} {'flushes of 500 (writes/s)':>26} {'one per call':>13}")
+    for name, f in figures.items():
+        print(f"{name:<10} {f['batched_writes_per_s']:>26} {f['single_writes_per_s']:>13}")
+    c = figures["cassandra"]
+    print(
+        f"cassandra, 25 titles per profile per flush: {c['partition_batches_writes_per_s']}"
+        f" writes/s with one batch per partition, {c['no_batches_writes_per_s']} without"
+    )
+    if start_seconds is not None:
+        print(f"local Cassandra node ready in {start_seconds:.1f}s")
+    print("figures written to bench/results/store-latest.json")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
