@@ -46,7 +46,11 @@ format: $(BIN)/.installed
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: lint
+# The browser tests drive Debian's Chromium (a test tool's own browser download fails here).
+/usr/bin/chromium:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+test: lint /usr/bin/chromium
 	$(BIN)/pytest
 
 bench: $(BIN)/.installed

@@ -127,6 +127,12 @@ class SqlStore:
         )
         return [_state(row) for row in rows]
 
+    def changed_since(self, profile_id: str, since_ms: int) -> list[PlayState]:
+        rows = LiveVH.objects.using(self.using).filter(
+            profile_id=profile_id, client_request_time__gt=since_ms
+        )
+        return [_state(row) for row in rows]
+
     def ping(self) -> None:
         with connections[self.using].cursor() as cursor:
             cursor.execute("SELECT 1")

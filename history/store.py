@@ -32,6 +32,10 @@ class HistoryStore(Protocol):
         """In-progress, not hidden titles of the profile, most recent first."""
         ...
 
+    def changed_since(self, profile_id: str, since_ms: int) -> list[PlayState]:
+        """Every title of the profile whose state is newer than `since_ms` (client time)."""
+        ...
+
     def ping(self) -> None:
         """Raise if the store cannot be reached."""
         ...

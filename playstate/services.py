@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 from history.store import get_store
 from playstate import auth, catalog, hotlayer, metrics
 from playstate.validation import Heartbeat, Limits, Rejection, validate_context, validate_shape
+from sync import push
 
 logger = logging.getLogger(__name__)
 
@@ -215,6 +216,7 @@ def continue_watching_remove(*, profile_id: str, movie_id: str) -> None:
     Raises RedisError when the hot layer is down (the API answers 503)."""
     now = now_ms()
     if hotlayer.hide(profile_id, movie_id, now_ms=now):
+        push.publish_removed(profile_id, movie_id)
         return
     store = get_store()
     stored = store.get(profile_id, movie_id)
@@ -222,6 +224,7 @@ def continue_watching_remove(*, profile_id: str, movie_id: str) -> None:
         return
     hotlayer.repair(stored)
     hotlayer.hide(profile_id, movie_id, now_ms=now)
+    push.publish_removed(profile_id, movie_id)
 
 
 def pending_flush(*, limit: int | None = None) -> int:
@@ -237,4 +240,6 @@ def pending_flush(*, limit: int | None = None) -> int:
     states = hotlayer.get_states([hotlayer.split_member(m) for m in members])
     written = get_store().write(states)
     hotlayer.ack(members, deadline=deadline, written=written)
+    # After the write, as Zulip does: a device never hears of a state the store lacks.
+    push.publish_updates(states)
     return len(members)

@@ -1,8 +1,8 @@
-"""WebSocket routes. Cross-device push (`/ws/v1/sync`, contract section 6) lands with its own
-issue; until then every WebSocket is refused."""
-
 from __future__ import annotations
 
 from channels.routing import URLRouter
+from django.urls import path
 
-websocket_application = URLRouter([])
+from sync.consumers import SyncConsumer
+
+websocket_application = URLRouter([path("ws/v1/sync", SyncConsumer.as_asgi())])

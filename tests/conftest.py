@@ -99,6 +99,12 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 def redis_client(redis_server: RedisServer, settings: Any) -> Iterator[redis.Redis]:
     """A real, empty Redis server behind the hot layer, and a client to look into it."""
     settings.REDIS_URL = redis_server.url
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [redis_server.url], "prefix": "v1:asgi"},
+        }
+    }
     celery_app.conf.broker_url = redis_server.url
     hotlayer.reset_clients()
     auth.clear_cache()

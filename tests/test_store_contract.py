@@ -137,5 +137,12 @@ def test_continue_watching_lists_in_progress_titles_newest_first(store: HistoryS
     assert store.continue_watching("nobody", limit=10) == []
 
 
+def test_it_lists_what_changed_since_a_time(store: HistoryStore) -> None:
+    store.write([state("a", crt=T), state("b", crt=T + 5), state("c", crt=T + 9, pos=99_000)])
+    assert sorted(s.movie_id for s in store.changed_since("p1", T)) == ["b", "c"]
+    assert store.changed_since("p1", T + 9) == []
+    assert len(store.changed_since("p1", 0)) == 3
+
+
 def test_it_answers_a_ping(store: HistoryStore) -> None:
     store.ping()

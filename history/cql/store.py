@@ -195,15 +195,20 @@ class CassandraStore:
             return None
         return self._state(profile_id, row)
 
-    def continue_watching(self, profile_id: str, *, limit: int) -> list[PlayState]:
-        # A profile's partition holds its recent titles (older ones are rolled up), so the
-        # row is read whole and filtered here: Cassandra cannot filter on these columns.
+    def _profile(self, profile_id: str) -> list[PlayState]:
+        # A profile's partition holds its recent titles (older ones are rolled up), so it is
+        # read whole and filtered here: Cassandra cannot filter on these columns.
         rows = self.session.execute(self._statements["profile"], (profile_id,))
+        return [self._state(profile_id, row) for row in rows if row["state"] is not None]
+
+    def continue_watching(self, profile_id: str, *, limit: int) -> list[PlayState]:
         ratio = settings.PLAYSTATE_COMPLETION_RATIO
-        states = [self._state(profile_id, row) for row in rows if row["state"] is not None]
-        row_states = [s for s in states if in_continue_watching(s, ratio)]
+        row_states = [s for s in self._profile(profile_id) if in_continue_watching(s, ratio)]
         row_states.sort(key=lambda s: s.client_request_time, reverse=True)
         return row_states[:limit]
+
+    def changed_since(self, profile_id: str, since_ms: int) -> list[PlayState]:
+        return [s for s in self._profile(profile_id) if s.client_request_time > since_ms]
 
     def ping(self) -> None:
         self.session.execute("SELECT release_version FROM system.local")

@@ -1,0 +1,72 @@
+// The phone: plays a title, sends a heartbeat every 10 s while playing and one at once on
+// play, pause, seek and stop. Heartbeats wait in a queue while offline and go in batches.
+"use strict";
+
+const movieId = params.get("movie_id") || "m1";
+const HEARTBEAT_MS = 10000;
+const BATCH = 50; // the API's limit per request
+let position = Number(params.get("position_ms") || 0);
+let playing = false;
+let sent = 0;
+let counter = 0;
+let lastBeat = 0;
+const queue = [];
+
+function now() {
+  return Date.now();
+}
+
+function show() {
+  document.getElementById("position").textContent = demo.clock(position);
+  document.getElementById("queue").textContent = queue.length
+    ? `${queue.length} heartbeat(s) waiting` : `nothing waiting (${sent} sent)`;
+}
+
+function beat(eventType) {
+  counter += 1;
+  queue.push({
+    profile_id: demo.profileId, movie_id: movieId, video_timestamp_ms: Math.max(0, Math.round(position)),
+    client_request_time: now(), device_id: demo.deviceId, event_type: eventType,
+    event_id: `${demo.deviceId}-${counter}`, // a retried batch is applied once
+  });
+  flush();
+}
+
+async function flush() {
+  if (!queue.length || document.getElementById("offline").checked || !navigator.onLine) {
+    show();
+    return;
+  }
+  const batch = queue.splice(0, BATCH);
+  try {
+    const response = await demo.api("/api/v1/heartbeats", { method: "POST", body: JSON.stringify({ heartbeats: batch }) });
+    if (response.status === 503 || response.status === 429) throw new Error(`HTTP ${response.status}`);
+    sent += batch.length;
+    demo.status(`sent ${batch.length} (${response.status})`);
+  } catch (error) {
+    queue.unshift(...batch); // keep order; try again later
+    demo.status(`will retry: ${error.message}`);
+  }
+  show();
+  if (queue.length) setTimeout(flush, 2000);
+}
+
+document.getElementById("movie").textContent = movieId;
+document.getElementById("play").onclick = () => { playing = true; lastBeat = now(); beat("START"); };
+document.getElementById("pause").onclick = () => { playing = false; beat("PAUSE"); };
+document.getElementById("stop").onclick = () => { playing = false; beat("STOP"); };
+document.getElementById("back").onclick = () => { position = Math.max(0, position - 30000); beat("SEEK"); };
+document.getElementById("forward").onclick = () => { position += 30000; beat("SEEK"); };
+document.getElementById("offline").onchange = flush;
+window.addEventListener("online", flush);
+
+setInterval(() => {
+  if (!playing) return;
+  position += 1000;
+  show();
+  if (now() - lastBeat >= HEARTBEAT_MS) {
+    lastBeat = now();
+    beat("HEARTBEAT");
+  }
+}, 1000);
+show();

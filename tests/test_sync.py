@@ -1,0 +1,160 @@
+"""The WebSocket consumer in-process (Channels' WebsocketCommunicator) with the real Redis
+channel layer; every message a device receives is checked against its schema."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import jsonschema
+import pytest
+import redis
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+
+from config.asgi import application
+from history.store import get_store
+from playstate import hotlayer, services
+from playstate.domain import PlayState
+from playstate.validation import Heartbeat
+from sync import push
+from sync.messages import SCHEMAS
+
+pytestmark = [pytest.mark.anyio, pytest.mark.django_db(transaction=True)]
+
+T = 1_800_000_000_000
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def state(movie: str = "m1", device: str = "phone", crt: int = T, **kw: Any) -> PlayState:
+    return PlayState(
+        "alice-tv", movie, 60_000, crt, device, kw.pop("event", "PAUSE"), 600_000, **kw
+    )
+
+
+def check(message: dict[str, Any]) -> dict[str, Any]:
+    jsonschema.validate(message, SCHEMAS[message["type"]])
+    return message
+
+
+async def connect(
+    query: str, headers: list[tuple[bytes, bytes]] | None = None
+) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(application, f"/ws/v1/sync?{query}", headers=headers or [])
+    connected, _ = await communicator.connect()
+    assert connected
+    return communicator
+
+
+@pytest.fixture
+async def devices(
+    redis_client: redis.Redis, alice: str
+) -> AsyncIterator[tuple[WebsocketCommunicator, WebsocketCommunicator]]:
+    tv = await connect(f"profile_id=alice-tv&device_id=tv&token={alice}")
+    phone = await connect(
+        "profile_id=alice-tv&device_id=phone",
+        headers=[(b"authorization", f"Bearer {alice}".encode())],
+    )
+    yield tv, phone
+    await tv.disconnect()
+    await phone.disconnect()
+
+
+async def closed_with(communicator: WebsocketCommunicator) -> int:
+    message = await communicator.receive_output(timeout=3)
+    assert message["type"] == "websocket.close"
+    return int(message["code"])
+
+
+async def test_a_socket_without_a_token_is_closed_4401(
+    redis_client: redis.Redis, alice: str
+) -> None:
+    assert await closed_with(await connect("profile_id=alice-tv&device_id=tv")) == 4401
+    assert await closed_with(await connect("profile_id=alice-tv&device_id=tv&token=forged")) == 4401
+
+
+async def test_someone_elses_profile_is_closed_4403(
+    redis_client: redis.Redis, alice: str, bob: str
+) -> None:
+    assert await closed_with(await connect(f"profile_id=alice-tv&device_id=x&token={bob}")) == 4403
+
+
+async def test_another_device_hears_of_a_change_and_the_sender_does_not(
+    devices: tuple[WebsocketCommunicator, WebsocketCommunicator],
+) -> None:
+    tv, phone = devices
+    await sync_to_async(push.publish_updates)([state(device="phone")])
+    message = check(await tv.receive_json_from(timeout=3))
+    assert message == {
+        "type": "playstate.update",
+        "profile_id": "alice-tv",
+        "movie_id": "m1",
+        "position_ms": 60_000,
+        "completed": False,
+        "client_request_time": T,
+        "device_id": "phone",
+        "event_type": "PAUSE",
+    }
+    assert await phone.receive_nothing(timeout=0.3)
+
+
+async def test_a_flushed_pause_is_pushed(
+    devices: tuple[WebsocketCommunicator, WebsocketCommunicator], redis_client: redis.Redis
+) -> None:
+    tv, phone = devices
+    paused = state(device="phone", event="PAUSE")
+    now = services.now_ms()  # a PAUSE is due at once
+    await sync_to_async(hotlayer.ingest)(
+        [Heartbeat(paused, None)], now_ms=now, counters={}, may_create=True
+    )
+    assert await sync_to_async(services.pending_flush)() == 1
+    assert check(await tv.receive_json_from(timeout=3))["event_type"] == "PAUSE"
+    assert await phone.receive_nothing(timeout=0.3)
+    assert redis_client.hget(hotlayer.METRICS, "sync_pushes") == "1"
+
+
+async def test_a_removal_reaches_every_device(
+    devices: tuple[WebsocketCommunicator, WebsocketCommunicator],
+) -> None:
+    tv, phone = devices
+    await sync_to_async(hotlayer.ingest)(
+        [Heartbeat(state(), None)], now_ms=T, counters={}, may_create=True
+    )
+    await sync_to_async(services.continue_watching_remove)(profile_id="alice-tv", movie_id="m1")
+    for device in (tv, phone):
+        assert check(await device.receive_json_from(timeout=3)) == {
+            "type": "playstate.removed",
+            "profile_id": "alice-tv",
+            "movie_id": "m1",
+        }
+
+
+async def test_a_device_catches_up_on_what_changed_while_it_was_away(
+    redis_client: redis.Redis, alice: str
+) -> None:
+    await sync_to_async(get_store().write)(
+        [state("stored-old", crt=T - 10_000), state("stored-new", crt=T + 1, device="phone")]
+    )
+    await sync_to_async(hotlayer.ingest)(
+        [
+            Heartbeat(state("hot", crt=T + 2, device="laptop"), None),
+            Heartbeat(state("mine", crt=T + 3, device="tv"), None),
+        ],
+        now_ms=T,
+        counters={},
+        may_create=True,
+    )
+    tv = await connect(f"profile_id=alice-tv&device_id=tv&token={alice}&since={T}")
+    received = [check(await tv.receive_json_from(timeout=3)) for _ in range(2)]
+    assert [(m["movie_id"], m["device_id"]) for m in received] == [
+        ("stored-new", "phone"),
+        ("hot", "laptop"),
+    ]
+    assert await tv.receive_nothing(timeout=0.3)
+    await sync_to_async(push.publish_updates)([state("live", crt=T + 4)])
+    assert check(await tv.receive_json_from(timeout=3))["movie_id"] == "live"
+    await tv.disconnect()
