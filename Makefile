@@ -56,6 +56,7 @@ test: lint /usr/bin/chromium
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.store
+	$(BIN)/python -m bench.sync
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .ruff_cache .mypy_cache
