@@ -243,6 +243,10 @@ CELERY_BEAT_SCHEDULE = {
         # A tick nobody picked up is worthless once the next one is due.
         "options": {"expires": 5},
     },
+    "compact-history": {
+        "task": "history.tasks.compact_history_task",
+        "schedule": timedelta(seconds=envint("PLAYSTATE_COMPACT_INTERVAL_SECONDS", 86_400)),
+    },
 }
 
 # --- Playstate ---------------------------------------------------------------------------
@@ -261,6 +265,10 @@ PLAYSTATE_EVENT_ID_TTL_SECONDS = envint("PLAYSTATE_EVENT_ID_TTL_SECONDS", 48 * 3
 PLAYSTATE_AUTH_CACHE_SECONDS = envint("PLAYSTATE_AUTH_CACHE_SECONDS", 60)
 PLAYSTATE_CATALOG_CACHE_SECONDS = envint("PLAYSTATE_CATALOG_CACHE_SECONDS", 60)
 PLAYSTATE_STORE = os.environ.get("PLAYSTATE_STORE", "sql")
+# The rollup moves LiveVH rows older than this into CompressedVH (daily, by Celery beat).
+PLAYSTATE_COMPACT_OLDER_THAN_DAYS = envint("PLAYSTATE_COMPACT_OLDER_THAN_DAYS", 30)
+# CompressedVH blobs above this size are stored in chunks of it.
+PLAYSTATE_COMPRESSED_CHUNK_BYTES = envint("PLAYSTATE_COMPRESSED_CHUNK_BYTES", 64 * 1024)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["playstate.auth.BearerTokenAuthentication"],

@@ -33,3 +33,37 @@ class LiveVH(models.Model):
 
     def __str__(self) -> str:
         return f"{self.profile_id}/{self.movie_id} @ {self.position_ms} ms"
+
+
+class CompressedVH(models.Model):
+    """One chunk of a profile's rolled-up history (history/codec.py). Readers use the version
+    and chunk count named by CompressedVHMeta, so they never see half a rollup."""
+
+    profile_id = models.CharField(max_length=64)
+    version = models.PositiveIntegerField()
+    chunk = models.PositiveIntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        verbose_name = "CompressedVH chunk"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["profile_id", "version", "chunk"], name="compressedvh_chunk"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.profile_id} v{self.version} #{self.chunk}"
+
+
+class CompressedVHMeta(models.Model):
+    profile_id = models.CharField(max_length=64, unique=True)
+    current_version = models.PositiveIntegerField()
+    chunk_count = models.PositiveIntegerField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "CompressedVH version"
+
+    def __str__(self) -> str:
+        return f"{self.profile_id} v{self.current_version} ({self.chunk_count} chunks)"

@@ -9,7 +9,9 @@ from django.db import DatabaseError, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from history.models import LiveVH
+from history import codec
+from history.models import CompressedVH, CompressedVHMeta, LiveVH
+from history.store import compacted_record
 from playstate.domain import PlayState, is_completed
 
 STATE_COLUMNS = (
@@ -113,7 +115,9 @@ class SqlStore:
             .filter(profile_id=profile_id, movie_id=movie_id)
             .first()
         )
-        return None if row is None else _state(row)
+        if row is not None:
+            return _state(row)
+        return compacted_record(self, profile_id, movie_id)
 
     def continue_watching(self, profile_id: str, *, limit: int) -> list[PlayState]:
         rows = (
@@ -132,6 +136,63 @@ class SqlStore:
             profile_id=profile_id, client_request_time__gt=since_ms
         )
         return [_state(row) for row in rows]
+
+    def profiles_with_live_older_than(self, cutoff_ms: int) -> list[str]:
+        rows = LiveVH.objects.using(self.using).filter(client_request_time__lt=cutoff_ms)
+        return list(rows.values_list("profile_id", flat=True).distinct().order_by("profile_id"))
+
+    def live_older_than(self, profile_id: str, cutoff_ms: int) -> list[PlayState]:
+        rows = LiveVH.objects.using(self.using).filter(
+            profile_id=profile_id, client_request_time__lt=cutoff_ms
+        )
+        return [_state(row) for row in rows]
+
+    def delete_live(self, states: Sequence[PlayState]) -> None:
+        # A newer heartbeat (or a removal) that landed meanwhile changed the row: it stays.
+        with transaction.atomic(using=self.using):
+            for s in states:
+                LiveVH.objects.using(self.using).filter(
+                    profile_id=s.profile_id,
+                    movie_id=s.movie_id,
+                    client_request_time=s.client_request_time,
+                    position_ms=s.position_ms,
+                    device_id=s.device_id,
+                    hidden_before=s.hidden_before,
+                ).delete()
+
+    def compressed(self, profile_id: str) -> bytes | None:
+        with transaction.atomic(using=self.using):
+            meta = CompressedVHMeta.objects.using(self.using).filter(profile_id=profile_id).first()
+            if meta is None:
+                return None
+            chunks = CompressedVH.objects.using(self.using).filter(
+                profile_id=profile_id, version=meta.current_version, chunk__lt=meta.chunk_count
+            )
+            return b"".join(bytes(c.data) for c in chunks.order_by("chunk"))
+
+    def write_compressed(self, profile_id: str, blob: bytes, *, chunk_size: int) -> None:
+        # One transaction: other connections see the old version or the new one, whole.
+        chunks = CompressedVH.objects.using(self.using)
+        with transaction.atomic(using=self.using):
+            meta = (
+                CompressedVHMeta.objects.using(self.using)
+                .select_for_update()
+                .filter(profile_id=profile_id)
+                .first()
+            )
+            version = meta.current_version + 1 if meta else 1
+            chunks.filter(profile_id=profile_id).exclude(
+                version=version - 1
+            ).delete()  # keep only the version readers may still be on
+            pieces = codec.chunks(blob, chunk_size)
+            chunks.bulk_create(
+                CompressedVH(profile_id=profile_id, version=version, chunk=i, data=piece)
+                for i, piece in enumerate(pieces)
+            )
+            CompressedVHMeta.objects.using(self.using).update_or_create(
+                profile_id=profile_id,
+                defaults={"current_version": version, "chunk_count": len(pieces)},
+            )
 
     def ping(self) -> None:
         with connections[self.using].cursor() as cursor:

@@ -26,19 +26,50 @@ class HistoryStore(Protocol):
         """Upsert each state unless the stored one is newer; return how many were sent."""
         ...
 
-    def get(self, profile_id: str, movie_id: str) -> PlayState | None: ...
+    def get(self, profile_id: str, movie_id: str) -> PlayState | None:
+        """The title's state: its LiveVH row, else its record in CompressedVH."""
+        ...
 
     def continue_watching(self, profile_id: str, *, limit: int) -> list[PlayState]:
         """In-progress, not hidden titles of the profile, most recent first."""
         ...
 
     def changed_since(self, profile_id: str, since_ms: int) -> list[PlayState]:
-        """Every title of the profile whose state is newer than `since_ms` (client time)."""
+        """Every LiveVH title of the profile whose state is newer than `since_ms` (client time)."""
+        ...
+
+    # The rollup (history/compaction.py) -------------------------------------------------
+
+    def profiles_with_live_older_than(self, cutoff_ms: int) -> list[str]: ...
+
+    def live_older_than(self, profile_id: str, cutoff_ms: int) -> list[PlayState]: ...
+
+    def delete_live(self, states: Sequence[PlayState]) -> None:
+        """Remove these LiveVH rows, each only while it still holds exactly that state."""
+        ...
+
+    def compressed(self, profile_id: str) -> bytes | None:
+        """The profile's current CompressedVH blob, whole, or None."""
+        ...
+
+    def write_compressed(self, profile_id: str, blob: bytes, *, chunk_size: int) -> None:
+        """Store a new version in chunks; readers switch to it all at once."""
         ...
 
     def ping(self) -> None:
         """Raise if the store cannot be reached."""
         ...
+
+
+def compacted_record(store: HistoryStore, profile_id: str, movie_id: str) -> PlayState | None:
+    """A title's record in the profile's CompressedVH, for stores without a LiveVH row."""
+    from history import codec
+
+    blob = store.compressed(profile_id)
+    if blob is None:
+        return None
+    found = [s for s in codec.decode(blob, profile_id=profile_id) if s.movie_id == movie_id]
+    return found[0] if found else None
 
 
 @cache

@@ -3,8 +3,10 @@ both call `services.heartbeats_ingest`, so they answer alike."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any, cast
 
+from django.conf import settings
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from redis.exceptions import RedisError
@@ -14,14 +16,16 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from history.store import get_store
 from playstate import catalog, selectors, services
 from playstate.auth import Principal
-from playstate.domain import PlayState, progress
+from playstate.domain import PlayState, is_completed, progress
 from playstate.models import ApiToken
 from playstate.serializers import (
     ContinueWatchingSerializer,
     HeartbeatBatchSerializer,
     HeartbeatSerializer,
+    HistorySerializer,
     IngestResultSerializer,
     PositionSerializer,
     TokenRequestSerializer,
@@ -107,6 +111,61 @@ class ContinueWatchingApi(APIView):
             profile_id=profile_id, limit=query.validated_data["limit"]
         )
         return Response({"results": [_row_item(s) for s in row]})
+
+
+class HistoryQuerySerializer(serializers.Serializer[dict[str, Any]]):
+    limit = serializers.IntegerField(min_value=1, max_value=200, default=50)
+    cursor = serializers.CharField(required=False, help_text="`next` of the previous page.")
+
+    def validate_cursor(self, value: str) -> selectors.Cursor:
+        try:
+            last_watched, _, movie_id = (
+                base64.urlsafe_b64decode(value.encode()).decode().partition(":")
+            )
+            return int(last_watched), movie_id
+        except (ValueError, UnicodeDecodeError) as error:
+            raise serializers.ValidationError("Not a cursor from this API.") from error
+
+
+def _cursor(position: selectors.Cursor | None) -> str | None:
+    if position is None:
+        return None
+    return base64.urlsafe_b64encode(f"{position[0]}:{position[1]}".encode()).decode()
+
+
+class HistoryApi(APIView):
+    permission_classes = [permissions.IsAuthenticated, OwnsProfile]
+
+    @extend_schema(
+        parameters=[HistoryQuerySerializer],
+        responses=HistorySerializer,
+        summary="Every title watched, newest first (recent and compacted history merged)",
+    )
+    def get(self, request: Request, profile_id: str) -> Response:
+        query = HistoryQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        store = get_store()
+        try:
+            page, after = selectors.history_page(
+                profile_id=profile_id,
+                limit=query.validated_data["limit"],
+                after=query.validated_data.get("cursor"),
+            )
+        except store.errors:
+            return _result(services.unavailable())
+        ratio = settings.PLAYSTATE_COMPLETION_RATIO
+        results = [
+            {
+                "movie_id": s.movie_id,
+                "position_ms": s.position_ms,
+                "duration_ms": s.duration_ms,
+                "completed": is_completed(s.position_ms, s.duration_ms, ratio),
+                "last_watched": s.client_request_time,
+                "device_id": s.device_id,
+            }
+            for s in page
+        ]
+        return Response({"results": results, "next": _cursor(after)})
 
 
 class ContinueWatchingRemoveApi(APIView):

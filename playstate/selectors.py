@@ -10,6 +10,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from redis.exceptions import RedisError
 
+from history.compaction import merged_records
 from history.store import get_store
 from playstate import hotlayer
 from playstate.domain import PlayState, in_continue_watching, is_completed, merge
@@ -94,6 +95,32 @@ def position_view(
         "event_type": state.event_type,
         "source": source,
     }
+
+
+Cursor = tuple[int, str]  # (client time, movie id) of the last item of a page
+
+
+def history_page(
+    *, profile_id: str, limit: int, after: Cursor | None
+) -> tuple[list[PlayState], Cursor | None]:
+    """Every title the profile watched, newest first: LiveVH, CompressedVH and the hot layer
+    merged, one entry per title (the newer state wins). Raises the store's errors."""
+    hot: list[PlayState] = []
+    try:
+        hot = hotlayer.recent_states(profile_id)
+    except RedisError:
+        logger.warning("redis unreachable; history from the store only")
+    store = get_store()
+    live = store.changed_since(profile_id, -1)
+    records = merged_records(store, profile_id, [*live, *hot])
+    ordered = sorted(
+        records.values(), key=lambda s: (s.client_request_time, s.movie_id), reverse=True
+    )
+    if after is not None:
+        ordered = [s for s in ordered if (s.client_request_time, s.movie_id) < after]
+    page = ordered[:limit]
+    more = len(ordered) > limit
+    return page, (page[-1].client_request_time, page[-1].movie_id) if more else None
 
 
 def continue_watching_list(*, profile_id: str, limit: int) -> list[PlayState]:

@@ -87,6 +87,20 @@ class ContinueWatchingSerializer(serializers.Serializer[dict[str, object]]):
     results = ContinueWatchingItemSerializer(many=True)
 
 
+class HistoryItemSerializer(serializers.Serializer[dict[str, object]]):
+    movie_id = serializers.CharField()
+    position_ms = serializers.IntegerField(help_text="The last position reached.")
+    duration_ms = serializers.IntegerField(allow_null=True)
+    completed = serializers.BooleanField()
+    last_watched = serializers.IntegerField(help_text="Epoch ms of the latest heartbeat.")
+    device_id = serializers.CharField()
+
+
+class HistorySerializer(serializers.Serializer[dict[str, object]]):
+    results = HistoryItemSerializer(many=True)
+    next = serializers.CharField(allow_null=True, help_text="Pass as `cursor` for the next page.")
+
+
 class TokenRequestSerializer(serializers.Serializer[dict[str, object]]):
     username = serializers.CharField()
     password = serializers.CharField(style={"input_type": "password"})

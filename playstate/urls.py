@@ -30,6 +30,7 @@ urlpatterns = [
         api.ContinueWatchingApi.as_view(),
         name="continue-watching",
     ),
+    path("profiles/<id:profile_id>/history", api.HistoryApi.as_view(), name="history"),
     path(
         "profiles/<id:profile_id>/continue-watching/<id:movie_id>",
         api.ContinueWatchingRemoveApi.as_view(),

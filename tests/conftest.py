@@ -15,6 +15,8 @@ from rest_framework.test import APIClient
 
 from config.celery_app import app as celery_app
 from history.cql.store import CassandraStore
+from history.sql import SqlStore
+from history.store import HistoryStore
 from playstate import auth, catalog, hotlayer
 from playstate.models import ApiToken, Movie, Profile
 from tests.stack import RedisServer
@@ -79,6 +81,18 @@ def cassandra_store(cassandra: CassandraCluster) -> CassandraStore:
     store = CassandraStore()
     store.session.execute(f'TRUNCATE "{cassandra.keyspace}".live_vh')
     return store
+
+
+@pytest.fixture(params=["sql", "cassandra"])
+def store(
+    request: pytest.FixtureRequest, cassandra: CassandraCluster, transactional_db: None
+) -> HistoryStore:
+    """Each store in turn: the SQL one (SQLite here) and the Cassandra one (a real node)."""
+    if request.param == "cassandra":
+        cassandra_store: CassandraStore = request.getfixturevalue("cassandra_store")
+        cassandra_store.session.execute(f'TRUNCATE "{cassandra.keyspace}".compressed_vh')
+        return cassandra_store
+    return SqlStore()
 
 
 @pytest.fixture(autouse=True)

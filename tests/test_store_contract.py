@@ -10,10 +10,8 @@ import threading
 import pytest
 from django.db import connections
 
-from history.sql import SqlStore
 from history.store import HistoryStore
 from playstate.domain import PlayState
-from tests.conftest import CassandraCluster
 
 T = 1_700_000_000_000
 
@@ -28,15 +26,6 @@ def state(
     }
     values.update(kw)
     return PlayState("p1", movie, pos, crt, dev, **values)  # type: ignore[arg-type]
-
-
-@pytest.fixture(params=["sql", "cassandra"])
-def store(
-    request: pytest.FixtureRequest, cassandra: CassandraCluster, transactional_db: None
-) -> HistoryStore:
-    if request.param == "cassandra":
-        return request.getfixturevalue("cassandra_store")  # type: ignore[no-any-return]
-    return SqlStore()
 
 
 def test_it_reads_back_what_it_wrote(store: HistoryStore) -> None:
@@ -142,6 +131,43 @@ def test_it_lists_what_changed_since_a_time(store: HistoryStore) -> None:
     assert sorted(s.movie_id for s in store.changed_since("p1", T)) == ["b", "c"]
     assert store.changed_since("p1", T + 9) == []
     assert len(store.changed_since("p1", 0)) == 3
+
+
+@pytest.mark.parametrize("size", [1, 7, 700])
+def test_compressed_blobs_come_back_whole_and_a_new_version_replaces_the_old(
+    store: HistoryStore, size: int
+) -> None:
+    assert store.compressed("p1") is None
+    first = bytes(range(256)) * 3
+    store.write_compressed("p1", first, chunk_size=size)
+    assert store.compressed("p1") == first
+    for second in (b"shorter", b"x" * 1401, b""):
+        store.write_compressed("p1", second, chunk_size=size)
+        assert store.compressed("p1") == second
+    assert store.compressed("p2") is None
+
+
+def test_a_title_only_in_compressed_history_is_still_found(store: HistoryStore) -> None:
+    from history import codec
+
+    old = state("old", crt=T - 10**9, pos=42_000)
+    store.write_compressed("p1", codec.encode([old]), chunk_size=1024)
+    assert store.get("p1", "old") == old
+    newer = state("old", crt=T, pos=43_000)
+    store.write([newer])
+    assert store.get("p1", "old") == newer
+
+
+def test_delete_live_spares_a_row_that_changed(store: HistoryStore) -> None:
+    read = [state("a", crt=T), state("b", crt=T)]
+    store.write(read)
+    store.write([state("b", crt=T + 1, pos=5)])  # a heartbeat lands during the rollup
+    store.delete_live(read)
+    assert store.get("p1", "a") is None
+    assert store.get("p1", "b") == state("b", crt=T + 1, pos=5)
+    assert store.live_older_than("p1", T + 10) == [state("b", crt=T + 1, pos=5)]
+    assert store.profiles_with_live_older_than(T + 1) == []
+    assert store.profiles_with_live_older_than(T + 2) == ["p1"]
 
 
 def test_it_answers_a_ping(store: HistoryStore) -> None:

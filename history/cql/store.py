@@ -30,6 +30,8 @@ from cassandra.query import BatchStatement, BatchType, PreparedStatement
 from django.conf import settings
 from django.db import connections
 
+from history import codec
+from history.store import compacted_record
 from playstate.domain import PlayState, in_continue_watching
 
 FORMAT = 1
@@ -106,6 +108,7 @@ class CassandraStore:
     @cached_property
     def _statements(self) -> dict[str, PreparedStatement]:
         session, table = self.session, f'"{self.keyspace}".live_vh'
+        compressed = f'"{self.keyspace}".compressed_vh'
         write = ConsistencyLevel.name_to_value[settings.CASSANDRA_WRITE_CONSISTENCY]
         read = ConsistencyLevel.name_to_value[settings.CASSANDRA_READ_CONSISTENCY]
         statements = {
@@ -129,6 +132,35 @@ class CassandraStore:
                 "SELECT movie_id, client_request_time, state, hidden_before"
                 f" FROM {table} WHERE profile_id = ?",
                 read,
+            ),
+            # A tombstone at the state's own timestamp: it shadows that state and anything
+            # older, never a newer heartbeat that landed during the rollup.
+            "delete": (
+                f"DELETE FROM {table} USING TIMESTAMP ? WHERE profile_id = ? AND movie_id = ?",
+                write,
+            ),
+            "all_times": (f"SELECT profile_id, client_request_time FROM {table}", read),
+            "meta": (
+                f"SELECT current_version, chunk_count FROM {compressed}"
+                " WHERE profile_id = ? LIMIT 1",
+                read,
+            ),
+            "chunks": (
+                f"SELECT chunk, data FROM {compressed} WHERE profile_id = ? AND version = ?",
+                read,
+            ),
+            "put_chunk": (
+                f"INSERT INTO {compressed} (profile_id, version, chunk, data) VALUES (?, ?, ?, ?)",
+                write,
+            ),
+            "flip": (
+                f"UPDATE {compressed} SET current_version = ?, chunk_count = ?"
+                " WHERE profile_id = ?",
+                write,
+            ),
+            "drop_version": (
+                f"DELETE FROM {compressed} WHERE profile_id = ? AND version = ?",
+                write,
             ),
         }
         prepared = {}
@@ -192,7 +224,7 @@ class CassandraStore:
     def get(self, profile_id: str, movie_id: str) -> PlayState | None:
         row = self.session.execute(self._statements["get"], (profile_id, movie_id)).one()
         if row is None or row["state"] is None:
-            return None
+            return compacted_record(self, profile_id, movie_id)
         return self._state(profile_id, row)
 
     def _profile(self, profile_id: str) -> list[PlayState]:
@@ -209,6 +241,52 @@ class CassandraStore:
 
     def changed_since(self, profile_id: str, since_ms: int) -> list[PlayState]:
         return [s for s in self._profile(profile_id) if s.client_request_time > since_ms]
+
+    def profiles_with_live_older_than(self, cutoff_ms: int) -> list[str]:
+        # A full scan, paged by the driver: the rollup is a daily batch job.
+        rows = self.session.execute(self._statements["all_times"])
+        return sorted({r["profile_id"] for r in rows if r["client_request_time"] < cutoff_ms})
+
+    def live_older_than(self, profile_id: str, cutoff_ms: int) -> list[PlayState]:
+        return [s for s in self._profile(profile_id) if s.client_request_time < cutoff_ms]
+
+    def delete_live(self, states: Sequence[PlayState]) -> None:
+        session, delete = self.session, self._statements["delete"]
+        futures = [
+            session.execute_async(delete, (s.client_request_time * 1000, s.profile_id, s.movie_id))
+            for s in states
+        ]
+        for future in futures:
+            future.result()
+
+    def compressed(self, profile_id: str) -> bytes | None:
+        meta = self.session.execute(self._statements["meta"], (profile_id,)).one()
+        if meta is None or meta["current_version"] is None:
+            return None
+        rows = self.session.execute(
+            self._statements["chunks"], (profile_id, meta["current_version"])
+        )
+        pieces = {r["chunk"]: r["data"] for r in rows if r["chunk"] < meta["chunk_count"]}
+        return b"".join(pieces[i] or b"" for i in range(meta["chunk_count"]))
+
+    def write_compressed(self, profile_id: str, blob: bytes, *, chunk_size: int) -> None:
+        """Chunks of the new version first, then the static columns that name it (one
+        write), then the version before the previous one goes: a reader that read the old
+        name a moment ago still finds its chunks."""
+        session, s = self.session, self._statements
+        meta = session.execute(s["meta"], (profile_id,)).one()
+        current = meta["current_version"] if meta and meta["current_version"] else 0
+        version = current + 1
+        pieces = codec.chunks(blob, chunk_size)
+        futures = [
+            session.execute_async(s["put_chunk"], (profile_id, version, i, piece))
+            for i, piece in enumerate(pieces)
+        ]
+        for future in futures:
+            future.result()
+        session.execute(s["flip"], (version, len(pieces), profile_id))
+        if current > 1:
+            session.execute(s["drop_version"], (profile_id, current - 1))
 
     def ping(self) -> None:
         self.session.execute("SELECT release_version FROM system.local")

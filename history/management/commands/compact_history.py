@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from history.compaction import compact_history
+from playstate.services import now_ms
+
+
+class Command(BaseCommand):
+    help = "Roll LiveVH rows older than N days into each profile's CompressedVH."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--older-than-days", type=int, default=settings.PLAYSTATE_COMPACT_OLDER_THAN_DAYS
+        )
+
+    def handle(self, *args: Any, older_than_days: int, **options: Any) -> None:
+        if older_than_days < 0:
+            raise CommandError("--older-than-days must be 0 or more")
+        done = compact_history(older_than_days=older_than_days, now_ms=now_ms())
+        if done is None:
+            raise CommandError("another rollup is running; try again when it is done")
+        ratio = (
+            f" ({done.live_bytes / done.compressed_bytes:.1f}x smaller)"
+            if done.compressed_bytes
+            else ""
+        )
+        self.stdout.write(
+            f"rolled up {done.rows} rows of {done.profiles} profiles older than {older_than_days}"
+            f" days: {done.live_bytes} bytes as LiveVH rows, {done.compressed_bytes} bytes"
+            f" as CompressedVH{ratio}"
+        )
