@@ -391,3 +391,67 @@ def test_the_catalog_cache_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> Non
     for i in range(25):
         catalog.durations([f"random-{i}"])
     assert len(catalog._cache) <= 10
+
+
+def test_history_merges_recent_and_compacted_titles_newest_first(
+    api: APIClient, alice: str, movie: Movie
+) -> None:
+    from history import codec
+
+    t = now_s() * 1000
+    compacted = [
+        _state(movie_id=f"old-{i}", client_request_time=t - (400 - i) * 86_400_000, position_ms=i)
+        for i in range(5)
+    ]
+    # "old-4" was watched again recently: the newer state wins, and it is listed once.
+    compacted.append(_state(movie_id="m1", client_request_time=t - 500 * 86_400_000))
+    get_store().write_compressed("alice-tv", codec.encode(compacted), chunk_size=64)
+    post(
+        api,
+        alice,
+        heartbeat(movie_id="old-4", client_request_time=t - 5_000, video_timestamp_ms=77_000),
+    )
+    post(
+        api,
+        alice,
+        heartbeat(
+            movie_id="m1", client_request_time=t - 1_000, video_timestamp_ms=int(DURATION_MS * 0.99)
+        ),
+    )
+
+    first = get(api, alice, "/api/v1/profiles/alice-tv/history?limit=3").json()
+    assert [r["movie_id"] for r in first["results"]] == ["m1", "old-4", "old-3"]
+    assert first["results"][0] == {
+        "movie_id": "m1",
+        "position_ms": int(DURATION_MS * 0.99),
+        "duration_ms": DURATION_MS,
+        "completed": True,
+        "last_watched": t - 1_000,
+        "device_id": "tv_01",
+    }
+    assert first["results"][1]["position_ms"] == 77_000
+    second = get(
+        api, alice, f"/api/v1/profiles/alice-tv/history?limit=3&cursor={first['next']}"
+    ).json()
+    assert [r["movie_id"] for r in second["results"]] == ["old-2", "old-1", "old-0"]
+    assert second["next"] is None
+    assert get(api, alice, "/api/v1/profiles/alice-tv/history?cursor=@@@").status_code == 400
+
+
+def test_resume_of_a_compacted_title(api: APIClient, alice: str) -> None:
+    from history import codec
+
+    old = _state(
+        movie_id="classic",
+        position_ms=1_234_000,
+        client_request_time=now_s() * 1000 - 10**11,
+        duration_ms=None,
+    )
+    get_store().write_compressed("alice-tv", codec.encode([old]), chunk_size=1024)
+    body = position(api, alice, movie="classic")
+    assert (body["position_ms"], body["source"]) == (1_234_000, "store")
+    assert position(api, alice, movie="classic")["source"] == "cache"
+
+
+def test_history_of_someone_elses_profile_is_refused(api: APIClient, alice: str, bob: str) -> None:
+    assert get(api, bob, "/api/v1/profiles/alice-tv/history").status_code == 403

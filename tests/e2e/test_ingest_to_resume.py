@@ -192,3 +192,38 @@ def test_operations_endpoints(running: Running) -> None:
     assert docs.status_code == 200
     asset = docs.text.split('src="')[1].split('"')[0]
     assert running.http.get(asset).status_code == 200
+
+
+def test_history_across_live_and_compacted_titles(running: Running) -> None:
+    t = now_s() * 1000 - 60_000
+    for i, movie in enumerate(["h-a", "h-b", "h-c"]):
+        body = heartbeat(
+            movie_id=movie,
+            client_request_time=t + i,
+            video_timestamp_ms=1_000 + i,
+            event_type="STOP",
+        )
+        assert running.post(running.alice, body).status_code == 202
+    wait_for(lambda: running.stored("h-c") is not None)
+    output = running.stack.manage("compact_history", "--older-than-days", "0")
+    assert output.startswith("rolled up ")
+    assert running.stored("h-a") is None  # moved to CompressedVH
+    running.post(running.alice, heartbeat(movie_id="h-d", client_request_time=t + 10))
+
+    seen: list[str] = []
+    cursor = ""
+    while True:
+        page = running.http.get(
+            f"/api/v1/profiles/alice-tv/history?limit=2{cursor}",
+            headers=running.auth(running.alice),
+        ).json()
+        seen += [item["movie_id"] for item in page["results"]]
+        if page["next"] is None:
+            break
+        cursor = f"&cursor={page['next']}"
+    assert [m for m in seen if m.startswith("h-")] == ["h-d", "h-c", "h-b", "h-a"]
+    assert len(seen) == len(set(seen))
+
+    running.redis.delete("v1:playstats:alice-tv:h-a")
+    resumed = running.position("h-a")
+    assert (resumed["position_ms"], resumed["source"]) == (1_000, "store")
