@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,6 +39,57 @@ def _states(offset: int, *, profiles: int = 2000) -> list[Any]:
         )
         for i in range(STATES)
     ]
+
+
+def _heavy_year() -> list[Any]:
+    """A heavy profile's year: four titles a day (series in order, some films), three devices."""
+    from playstate.domain import PlayState
+
+    start, day = 1_700_000_000_000, 86_400_000
+    year = []
+    for d in range(365):
+        for k in range(4):
+            n = d * 4 + k
+            movie = (
+                f"film-{n:05d}" if k == 3 else f"series-{n % 40:02d}.s{n // 400:02d}e{n % 10:02d}"
+            )
+            year.append(
+                PlayState(
+                    "heavy", f"{movie}-{n}", 2_400_000 + (n * 7919) % 600_000,
+                    start + d * day + k * 3_000_000, ("tv", "phone", "laptop")[n % 3],
+                    "STOP", 2_700_000,
+                )
+            )  # fmt: skip
+    return year
+
+
+def _history_ms(store: Any) -> float:
+    from history.compaction import merged_records
+
+    runs = []
+    for _ in range(15):
+        started = time.perf_counter()
+        merged_records(store, "heavy", store.changed_since("heavy", -1))
+        runs.append((time.perf_counter() - started) * 1000)
+    return round(statistics.median(runs), 2)
+
+
+def _history(store: Any) -> dict[str, float]:
+    from history import codec
+    from history.compaction import compact_profile, live_bytes
+
+    year = _heavy_year()
+    store.write(year)
+    live_ms = _history_ms(store)
+    compact_profile(store, "heavy", cutoff_ms=year[-1].client_request_time + 1)
+    return {
+        "titles": len(year),
+        "livevh_bytes": live_bytes(year),
+        "compressedvh_zstd_bytes": len(codec.encode(year, compressor=codec.ZSTD)),
+        "compressedvh_zlib_bytes": len(codec.encode(year, compressor=codec.ZLIB)),
+        "history_read_ms_livevh": live_ms,
+        "history_read_ms_compressedvh": _history_ms(store),
+    }
 
 
 def _rate(write: Callable[[Sequence[Any]], int], states: list[Any], size: int) -> float:
@@ -83,6 +135,7 @@ def main() -> int:
                         _rate(store.write, _states(2 * 10**7)[: STATES // 4], 1)
                     ),
                 }
+            history = {"sql": _history(SqlStore()), "cassandra": _history(CassandraStore())}
             crowded = _states(3 * 10**7, profiles=20)  # 25 titles per profile in a flush
             for batched, key in ((True, "partition_batches"), (False, "no_batches")):
                 store = CassandraStore(batch_partitions=batched)
@@ -101,6 +154,7 @@ def main() -> int:
         "flush_size": FLUSH,
         "cassandra_node_start_s": None if start_seconds is None else round(start_seconds, 1),
         "stores": figures,
+        "heavy_profile_year": history,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "store-latest.json").write_text(json.dumps(result, indent=2))
@@ -112,6 +166,13 @@ def main() -> int:
         f"cassandra, 25 titles per profile per flush: {c['partition_batches_writes_per_s']}"
         f" writes/s with one batch per partition, {c['no_batches_writes_per_s']} without"
     )
+    for name, h in history.items():
+        print(
+            f"{name}: a heavy year ({h['titles']} titles) is {h['livevh_bytes']} bytes as LiveVH,"
+            f" {h['compressedvh_zstd_bytes']} as CompressedVH (zstd; zlib"
+            f" {h['compressedvh_zlib_bytes']}); history read {h['history_read_ms_livevh']} ms"
+            f" from LiveVH, {h['history_read_ms_compressedvh']} ms from CompressedVH"
+        )
     if start_seconds is not None:
         print(f"local Cassandra node ready in {start_seconds:.1f}s")
     print("figures written to bench/results/store-latest.json")
