@@ -21,7 +21,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.stack import Stack
+from tests.stack import GENEROUS_LIMITS, Stack
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -88,7 +88,7 @@ def main() -> int:
         print("make bench needs wrk: apt-get install wrk", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="playstate-bench-") as tmp:
-        stack = Stack(Path(tmp), web_workers=2)
+        stack = Stack(Path(tmp), web_workers=2, extra_env=GENEROUS_LIMITS)
         stack.start()
         try:
             profiles = [arg for i in range(PROFILES) for arg in ("--profile", f"bench-{i}")]

@@ -22,7 +22,7 @@ import httpx
 import websockets
 
 from bench.run import INGEST_LUA, PROFILES
-from tests.stack import Stack
+from tests.stack import GENEROUS_LIMITS, Stack
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -76,7 +76,7 @@ async def _hold_idle(stack: Stack, token: str, count: int) -> list[Any]:
 def main() -> int:
     result: dict[str, Any] = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     with tempfile.TemporaryDirectory(prefix="playstate-sync-bench-") as tmp:
-        stack = Stack(Path(tmp) / "latency", web_workers=2)
+        stack = Stack(Path(tmp) / "latency", web_workers=2, extra_env=GENEROUS_LIMITS)
         stack.start()
         try:
             profiles = [a for i in range(PROFILES) for a in ("--profile", f"bench-{i}")]

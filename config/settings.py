@@ -265,6 +265,14 @@ PLAYSTATE_EVENT_ID_TTL_SECONDS = envint("PLAYSTATE_EVENT_ID_TTL_SECONDS", 48 * 3
 PLAYSTATE_AUTH_CACHE_SECONDS = envint("PLAYSTATE_AUTH_CACHE_SECONDS", 60)
 PLAYSTATE_CATALOG_CACHE_SECONDS = envint("PLAYSTATE_CATALOG_CACHE_SECONDS", 60)
 PLAYSTATE_STORE = os.environ.get("PLAYSTATE_STORE", "sql")
+# Plain heartbeats per profile, unless the admin sets another default or a profile's own
+# limit: normal viewing (one heartbeat per 10 s per device, a few devices) stays well below.
+PLAYSTATE_RATE_LIMIT_BURST = envint("PLAYSTATE_RATE_LIMIT_BURST", 30)
+PLAYSTATE_RATE_LIMIT_PER_MINUTE = envint("PLAYSTATE_RATE_LIMIT_PER_MINUTE", 30)
+PLAYSTATE_RATE_LIMIT_CACHE_SECONDS = envint("PLAYSTATE_RATE_LIMIT_CACHE_SECONDS", 5)
+# Hard ceilings on every heartbeat (PAUSE/STOP/SEEK included), per minute.
+PLAYSTATE_HARD_LIMIT_PROFILE_PER_MINUTE = envint("PLAYSTATE_HARD_LIMIT_PROFILE_PER_MINUTE", 300)
+PLAYSTATE_HARD_LIMIT_ACCOUNT_PER_MINUTE = envint("PLAYSTATE_HARD_LIMIT_ACCOUNT_PER_MINUTE", 1200)
 # The rollup moves LiveVH rows older than this into CompressedVH (daily, by Celery beat).
 PLAYSTATE_COMPACT_OLDER_THAN_DAYS = envint("PLAYSTATE_COMPACT_OLDER_THAN_DAYS", 30)
 # CompressedVH blobs above this size are stored in chunks of it.

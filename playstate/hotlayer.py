@@ -9,6 +9,8 @@ Keys (all strings are profile and movie ids, whose charset excludes '/' and ' ')
 - `v1:pending`                       zset "profile/movie" → when its winner is due in the store
 - `v1:inflight`                      zset "profile/movie" → lease deadline of the worker writing it
 - `v1:metrics`                       hash of counters shared by every process
+- `v1:rl:{profile}`, `v1:rl:hard:{profile}`, `v1:rl:account:{id}`   token buckets
+- `v1:pstats:{profile}:{hour}`       heartbeats sent and limited, for support staff
 
 Every write is one Lua script, so concurrent API processes never race a read-modify-write.
 The pending and inflight sets make the pipeline safe: an acknowledged heartbeat is either in
@@ -40,7 +42,8 @@ METRICS = "v1:metrics"
 NO_EVENT_KEY = "v1:evt:-"
 
 # Outcome of one heartbeat in the ingest script.
-DUPLICATE, APPLIED, STALE, COLD = 0, 1, 2, 3
+DUPLICATE, APPLIED, STALE, COLD, RATE_LIMITED = 0, 1, 2, 3, 4
+ACCEPTED = frozenset({DUPLICATE, APPLIED, STALE})
 
 
 def _lua(name: str, *, compare: bool = False) -> str:
@@ -65,6 +68,10 @@ def recent_key(profile_id: str) -> str:
 
 def event_key(profile_id: str, event_id: str) -> str:
     return f"v1:evt:{profile_id}:{event_id}"
+
+
+def stats_key(profile_id: str, hour: int) -> str:
+    return f"v1:pstats:{profile_id}:{hour}"
 
 
 def member(profile_id: str, movie_id: str) -> str:
@@ -155,25 +162,45 @@ def state_from_hash(profile_id: str, movie_id: str, fields: Mapping[str, str]) -
 class IngestOutcome:
     codes: list[int]
     nudge: bool
+    retry_after_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The buckets a request spends from: each profile's plain-heartbeat limit, the account."""
+
+    account_id: int
+    per_profile: Mapping[str, tuple[int, int]]  # profile id → (burst, per minute)
 
 
 def _ingest_call(
-    heartbeats: Sequence[Heartbeat], now_ms: int, counters: Mapping[str, int], may_create: bool
+    heartbeats: Sequence[Heartbeat],
+    now_ms: int,
+    counters: Mapping[str, int],
+    may_create: bool,
+    limits: Limits,
 ) -> tuple[list[str], list[str | int]]:
-    keys = [PENDING, METRICS]
+    keys = [PENDING, METRICS, f"v1:rl:account:{limits.account_id}"]
     args: list[str | int] = [
         now_ms,
         settings.PLAYSTATE_HOT_TTL_SECONDS,
         settings.PLAYSTATE_COALESCE_WINDOW_MS,
         settings.PLAYSTATE_EVENT_ID_TTL_SECONDS,
         len(heartbeats),
+        settings.PLAYSTATE_HARD_LIMIT_PROFILE_PER_MINUTE,
+        settings.PLAYSTATE_HARD_LIMIT_ACCOUNT_PER_MINUTE,
     ]
+    hour = now_ms // 3_600_000
     for hb in heartbeats:
         s = hb.state
+        burst, per_minute = limits.per_profile[s.profile_id]
         keys += [
             hot_key(s.profile_id, s.movie_id),
             event_key(s.profile_id, hb.event_id) if hb.event_id else NO_EVENT_KEY,
             recent_key(s.profile_id),
+            f"v1:rl:{s.profile_id}",
+            f"v1:rl:hard:{s.profile_id}",
+            stats_key(s.profile_id, hour),
         ]
         args += [
             member(s.profile_id, s.movie_id),
@@ -186,6 +213,8 @@ def _ingest_call(
             hb.event_id or "",
             "1" if s.event_type in URGENT_EVENTS else "0",
             "1" if may_create else "0",
+            burst,
+            per_minute,
         ]
     for field, amount in counters.items():
         args += [field, amount]
@@ -193,7 +222,9 @@ def _ingest_call(
 
 
 def _outcome(raw: list[int]) -> IngestOutcome:
-    return IngestOutcome(codes=[int(c) for c in raw[:-1]], nudge=bool(raw[-1]))
+    return IngestOutcome(
+        codes=[int(c) for c in raw[:-2]], nudge=bool(raw[-2]), retry_after_ms=int(raw[-1])
+    )
 
 
 def ingest(
@@ -201,10 +232,11 @@ def ingest(
     *,
     now_ms: int,
     counters: Mapping[str, int],
+    limits: Limits,
     may_create: bool = False,
 ) -> IngestOutcome:
     """Apply heartbeats; without `may_create`, those of titles not in the cache come back COLD."""
-    keys, args = _ingest_call(heartbeats, now_ms, counters, may_create)
+    keys, args = _ingest_call(heartbeats, now_ms, counters, may_create, limits)
     return _outcome(_run(INGEST, keys, args))
 
 
@@ -213,9 +245,10 @@ async def aingest(
     *,
     now_ms: int,
     counters: Mapping[str, int],
+    limits: Limits,
     may_create: bool = False,
 ) -> IngestOutcome:
-    keys, args = _ingest_call(heartbeats, now_ms, counters, may_create)
+    keys, args = _ingest_call(heartbeats, now_ms, counters, may_create, limits)
     return _outcome(await _arun(INGEST, keys, args))
 
 
@@ -274,6 +307,19 @@ def claim(*, now_ms: int, limit: int) -> tuple[int, list[str]]:
 
 def ack(members: Iterable[str], *, deadline: int, written: int) -> None:
     _run(ACK, [INFLIGHT, METRICS], [deadline, written, *members])
+
+
+def profile_stats(profile_id: str, *, now_ms: int) -> dict[str, int]:
+    """Heartbeats the profile sent, and how many were limited, this hour and the last."""
+    hour = now_ms // 3_600_000
+    pipe = client().pipeline(transaction=False)
+    pipe.hgetall(stats_key(profile_id, hour - 1))
+    pipe.hgetall(stats_key(profile_id, hour))
+    totals = {"sent": 0, "limited": 0}
+    for fields in pipe.execute():
+        for name in totals:
+            totals[name] += int(fields.get(name, 0))
+    return totals
 
 
 def backlog() -> dict[str, int]:

@@ -61,3 +61,35 @@ class ApiToken(models.Model):
         token = secrets.token_urlsafe(32)
         cls.objects.create(key_hash=hash_token(token), account=account)
         return token
+
+
+class RateLimit(models.Model):
+    """Plain heartbeats a profile may send: a token bucket of `burst` that refills at
+    `per_minute`. The row without a profile is the default; a profile's own row overrides it.
+    PAUSE, STOP and SEEK are never limited by these (only by the hard ceilings in settings)."""
+
+    profile = models.OneToOneField(
+        Profile,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="rate_limit",
+        help_text="Empty: the default for every profile without its own row.",
+    )
+    burst = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    per_minute = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["profile"],
+                condition=models.Q(profile__isnull=True),
+                name="ratelimit_one_default",
+                nulls_distinct=False,
+            )
+        ]
+
+    def __str__(self) -> str:
+        who = self.profile.profile_id if self.profile else "default"
+        return f"{who}: {self.burst} burst, {self.per_minute}/min"

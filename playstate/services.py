@@ -8,7 +8,9 @@ to the store, and releases them.
 
 from __future__ import annotations
 
+import functools
 import logging
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,7 +21,7 @@ from django.conf import settings
 from redis.exceptions import RedisError
 
 from history.store import get_store
-from playstate import auth, catalog, hotlayer, metrics
+from playstate import auth, catalog, hotlayer, metrics, ratelimit
 from playstate.validation import Heartbeat, Limits, Rejection, validate_context, validate_shape
 from sync import push
 
@@ -89,27 +91,44 @@ class _Plan:
 
     @property
     def counters(self) -> dict[str, int]:
-        counts = {
-            "heartbeats_received": len(self.items),
-            "heartbeats_accepted": len(self.accepted),
-        }
+        # Accepted and rate-limited heartbeats are counted by the ingest script itself.
+        counts = {"heartbeats_received": len(self.items)}
         for _, rejection in self.rejected:
             key = metrics.rejected(rejection.reason)
             counts[key] = counts.get(key, 0) + 1
         return counts
 
-    def result(self) -> ApiResult:
+    def limits(self, principal: auth.Principal, snapshot: Any) -> hotlayer.Limits:
+        per_profile = {}
+        for profile_id in self.profile_ids:
+            limit = ratelimit.limit_for(snapshot, profile_id)
+            per_profile[profile_id] = (limit.burst, limit.per_minute)
+        return hotlayer.Limits(principal.account_id, per_profile)
+
+    def result(self, outcome: hotlayer.IngestOutcome | None = None) -> ApiResult:
         if not self.batch and self.rejected:
             rejection = self.rejected[0][1]
             if rejection.reason == "forbidden":
                 return ApiResult(403, {"detail": rejection.errors["profile_id"][0]})
             return ApiResult(400, dict(rejection.errors))
+        codes = outcome.codes if outcome else []
+        limited = codes.count(hotlayer.RATE_LIMITED)
+        if limited and limited == len(self.items):
+            assert outcome is not None
+            return ApiResult(
+                429,
+                {
+                    "detail": "Too many heartbeats for this profile; retry later.",
+                    "rate_limited": limited,
+                },
+                {"Retry-After": str(max(1, math.ceil(outcome.retry_after_ms / 1000)))},
+            )
         return ApiResult(
             202,
             {
-                "accepted": len(self.accepted),
+                "accepted": sum(code in hotlayer.ACCEPTED for code in codes),
                 "rejected": [{"index": i, "errors": r.errors} for i, r in self.rejected],
-                "rate_limited": 0,
+                "rate_limited": limited,
             },
         )
 
@@ -157,6 +176,17 @@ def _cold(plan: _Plan, codes: list[int]) -> list[Heartbeat]:
     return [h for h, code in zip(plan.accepted, codes, strict=True) if code == hotlayer.COLD]
 
 
+def _with_retry(
+    first: hotlayer.IngestOutcome, retry: hotlayer.IngestOutcome
+) -> hotlayer.IngestOutcome:
+    """The first pass's outcome with its cold heartbeats' codes replaced by the retry's."""
+    again = iter(retry.codes)
+    codes = [next(again) if code == hotlayer.COLD else code for code in first.codes]
+    return hotlayer.IngestOutcome(
+        codes, first.nudge or retry.nudge, max(first.retry_after_ms, retry.retry_after_ms)
+    )
+
+
 def heartbeats_ingest(*, token: str | None, payload: object) -> ApiResult:
     plan = _plan(payload)
     if isinstance(plan, ApiResult):
@@ -169,17 +199,18 @@ def heartbeats_ingest(*, token: str | None, payload: object) -> ApiResult:
         if not plan.accepted:
             metrics.incr(plan.counters)
             return plan.result()
-        outcome = hotlayer.ingest(plan.accepted, now_ms=now_ms(), counters=plan.counters)
+        limits = plan.limits(principal, ratelimit.in_force())
+        ingest = functools.partial(hotlayer.ingest, now_ms=now_ms(), limits=limits)
+        outcome = ingest(plan.accepted, counters=plan.counters)
         if cold := _cold(plan, outcome.codes):
             _warm(cold)
-            retry = hotlayer.ingest(cold, now_ms=now_ms(), counters={}, may_create=True)
-            outcome = hotlayer.IngestOutcome(outcome.codes, outcome.nudge or retry.nudge)
+            outcome = _with_retry(outcome, ingest(cold, counters={}, may_create=True))
     except RedisError:
         logger.warning("redis unreachable during ingest", exc_info=True)
         return unavailable() if plan.accepted else plan.result()
     if outcome.nudge:
         _nudge()
-    return plan.result()
+    return plan.result(outcome)
 
 
 async def aheartbeats_ingest(*, token: str | None, payload: object) -> ApiResult:
@@ -197,17 +228,18 @@ async def aheartbeats_ingest(*, token: str | None, payload: object) -> ApiResult
         if not plan.accepted:
             await sync_to_async(metrics.incr)(plan.counters)
             return plan.result()
-        outcome = await hotlayer.aingest(plan.accepted, now_ms=now_ms(), counters=plan.counters)
+        limits = plan.limits(principal, await ratelimit.ain_force())
+        ingest = functools.partial(hotlayer.aingest, now_ms=now_ms(), limits=limits)
+        outcome = await ingest(plan.accepted, counters=plan.counters)
         if cold := _cold(plan, outcome.codes):
             await sync_to_async(_warm)(cold)
-            retry = await hotlayer.aingest(cold, now_ms=now_ms(), counters={}, may_create=True)
-            outcome = hotlayer.IngestOutcome(outcome.codes, outcome.nudge or retry.nudge)
+            outcome = _with_retry(outcome, await ingest(cold, counters={}, may_create=True))
     except RedisError:
         logger.warning("redis unreachable during ingest", exc_info=True)
         return unavailable() if plan.accepted else plan.result()
     if outcome.nudge:
         await sync_to_async(_nudge, thread_sensitive=False)()
-    return plan.result()
+    return plan.result(outcome)
 
 
 def continue_watching_remove(*, profile_id: str, movie_id: str) -> None:

@@ -66,3 +66,12 @@ INVALID = [
     Invalid("empty batch", {"heartbeats": []}, "heartbeats"),
     Invalid("batch that is not a list", {"heartbeats": heartbeat()}, "heartbeats"),
 ]  # fmt: skip
+
+
+def unlimited() -> Any:
+    """Limits that never bite, for tests that call the ingest script directly."""
+    from collections import defaultdict
+
+    from playstate.hotlayer import Limits
+
+    return Limits(account_id=0, per_profile=defaultdict(lambda: (10**6, 10**6)))

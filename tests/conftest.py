@@ -17,7 +17,7 @@ from config.celery_app import app as celery_app
 from history.cql.store import CassandraStore
 from history.sql import SqlStore
 from history.store import HistoryStore
-from playstate import auth, catalog, hotlayer
+from playstate import auth, catalog, hotlayer, ratelimit
 from playstate.models import ApiToken, Movie, Profile
 from tests.stack import RedisServer
 
@@ -99,6 +99,7 @@ def store(
 def _isolated(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     cache.clear()  # throttle counters
+    ratelimit.clear_cache()
 
 
 @pytest.fixture(scope="session")

@@ -80,6 +80,15 @@ class RedisServer:
             self.process = None
 
 
+# Load tests and synthetic bursts are not abuse: the limiter has tests of its own.
+GENEROUS_LIMITS = {
+    "PLAYSTATE_RATE_LIMIT_BURST": "1000000",
+    "PLAYSTATE_RATE_LIMIT_PER_MINUTE": "1000000",
+    "PLAYSTATE_HARD_LIMIT_PROFILE_PER_MINUTE": "10000000",
+    "PLAYSTATE_HARD_LIMIT_ACCOUNT_PER_MINUTE": "10000000",
+}
+
+
 @dataclass
 class Stack:
     """The whole service on loopback, each part its own process, as `make run` starts it."""

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from playstate import hotlayer
 from playstate.domain import PlayState, merge
 from playstate.validation import Heartbeat
+from tests.cases import unlimited
 
 NOW = 1_700_000_100_000
 
@@ -34,6 +35,7 @@ def ingest(states: list[PlayState], **kwargs: object) -> hotlayer.IngestOutcome:
         [Heartbeat(s, None) for s in states],
         now_ms=NOW,
         counters={},
+        limits=unlimited(),
         may_create=True,
         **kwargs,  # type: ignore[arg-type]
     )
@@ -57,7 +59,7 @@ def test_the_script_agrees_with_the_ordering_rule_in_any_delivery(
 
 def test_a_cold_title_is_reported_not_applied(redis_client: redis.Redis) -> None:
     state = PlayState("p", "m1", 1, NOW, "tv", "HEARTBEAT")
-    outcome = hotlayer.ingest([Heartbeat(state, "e1")], now_ms=NOW, counters={})
+    outcome = hotlayer.ingest([Heartbeat(state, "e1")], now_ms=NOW, counters={}, limits=unlimited())
     assert outcome.codes == [hotlayer.COLD]
     assert hotlayer.get_state("p", "m1") is None
     # The event id was not spent on the cold attempt: the retry applies it.
@@ -65,7 +67,9 @@ def test_a_cold_title_is_reported_not_applied(redis_client: redis.Redis) -> None
 
 
 def ingest_with_event(state: PlayState, event_id: str) -> hotlayer.IngestOutcome:
-    return hotlayer.ingest([Heartbeat(state, event_id)], now_ms=NOW, counters={}, may_create=True)
+    return hotlayer.ingest(
+        [Heartbeat(state, event_id)], now_ms=NOW, counters={}, limits=unlimited(), may_create=True
+    )
 
 
 def test_plain_heartbeats_are_due_after_the_window_and_a_pause_at_once(

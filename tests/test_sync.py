@@ -19,6 +19,7 @@ from playstate.domain import PlayState
 from playstate.validation import Heartbeat
 from sync import push
 from sync.messages import SCHEMAS
+from tests.cases import unlimited
 
 pytestmark = [pytest.mark.anyio, pytest.mark.django_db(transaction=True)]
 
@@ -109,7 +110,7 @@ async def test_a_flushed_pause_is_pushed(
     paused = state(device="phone", event="PAUSE")
     now = services.now_ms()  # a PAUSE is due at once
     await sync_to_async(hotlayer.ingest)(
-        [Heartbeat(paused, None)], now_ms=now, counters={}, may_create=True
+        [Heartbeat(paused, None)], now_ms=now, counters={}, limits=unlimited(), may_create=True
     )
     assert await sync_to_async(services.pending_flush)() == 1
     assert check(await tv.receive_json_from(timeout=3))["event_type"] == "PAUSE"
@@ -122,7 +123,7 @@ async def test_a_removal_reaches_every_device(
 ) -> None:
     tv, phone = devices
     await sync_to_async(hotlayer.ingest)(
-        [Heartbeat(state(), None)], now_ms=T, counters={}, may_create=True
+        [Heartbeat(state(), None)], now_ms=T, counters={}, limits=unlimited(), may_create=True
     )
     await sync_to_async(services.continue_watching_remove)(profile_id="alice-tv", movie_id="m1")
     for device in (tv, phone):
@@ -146,6 +147,7 @@ async def test_a_device_catches_up_on_what_changed_while_it_was_away(
         ],
         now_ms=T,
         counters={},
+        limits=unlimited(),
         may_create=True,
     )
     tv = await connect(f"profile_id=alice-tv&device_id=tv&token={alice}&since={T}")

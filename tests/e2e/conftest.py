@@ -11,11 +11,13 @@ import pytest
 import redis
 
 from tests.cases import DURATION_MS
-from tests.stack import Stack
+from tests.stack import GENEROUS_LIMITS, Stack
 
 # Short intervals so the tests run quickly; the window stays long enough that "a PAUSE is
 # written before a plain heartbeat sent with it" is a real difference.
 E2E_ENV = {
+    **GENEROUS_LIMITS,
+    "PLAYSTATE_RATE_LIMIT_CACHE_SECONDS": "1",
     "PLAYSTATE_COALESCE_WINDOW_MS": "4000",
     "PLAYSTATE_FLUSH_INTERVAL": "0.25",
     "PLAYSTATE_CLAIM_LEASE_MS": "3000",

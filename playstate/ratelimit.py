@@ -1,0 +1,69 @@
+"""Which rate limit is in force for a profile, cached per process for a few seconds so that
+admin changes apply everywhere within `RATE_LIMIT_CACHE_SECONDS`, with no SQL query per
+heartbeat. The buckets themselves live in Redis (lua/ingest.lua)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from playstate.models import RateLimit
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    burst: int
+    per_minute: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    default: Limit
+    overrides: dict[str, Limit]
+    expires: float
+
+
+_snapshot: _Snapshot | None = None
+
+
+def _load() -> _Snapshot:
+    default = Limit(settings.PLAYSTATE_RATE_LIMIT_BURST, settings.PLAYSTATE_RATE_LIMIT_PER_MINUTE)
+    overrides = {}
+    for row in RateLimit.objects.select_related("profile"):
+        limit = Limit(row.burst, row.per_minute)
+        if row.profile is None:
+            default = limit
+        else:
+            overrides[row.profile.profile_id] = limit
+    expires = time.monotonic() + settings.PLAYSTATE_RATE_LIMIT_CACHE_SECONDS
+    return _Snapshot(default, overrides, expires)
+
+
+def _fresh() -> _Snapshot | None:
+    return _snapshot if _snapshot is not None and _snapshot.expires > time.monotonic() else None
+
+
+def in_force() -> _Snapshot:
+    global _snapshot
+    if (snapshot := _fresh()) is None:
+        snapshot = _snapshot = _load()
+    return snapshot
+
+
+async def ain_force() -> _Snapshot:
+    global _snapshot
+    if (snapshot := _fresh()) is None:
+        snapshot = _snapshot = await sync_to_async(_load)()
+    return snapshot
+
+
+def limit_for(snapshot: _Snapshot, profile_id: str) -> Limit:
+    return snapshot.overrides.get(profile_id, snapshot.default)
+
+
+def clear_cache() -> None:
+    global _snapshot
+    _snapshot = None
