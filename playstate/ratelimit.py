@@ -46,6 +46,11 @@ def _fresh() -> _Snapshot | None:
     return _snapshot if _snapshot is not None and _snapshot.expires > time.monotonic() else None
 
 
+def stored() -> _Snapshot:
+    """The limits as the database holds them now (every process uses them within seconds)."""
+    return _load()
+
+
 def in_force() -> _Snapshot:
     global _snapshot
     if (snapshot := _fresh()) is None:

@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 
 from history.store import get_store
 from playstate import auth, catalog, hotlayer, metrics, ratelimit
+from playstate.domain import PlayState
 from playstate.validation import Heartbeat, Limits, Rejection, validate_context, validate_shape
 from sync import push
 
@@ -257,6 +258,25 @@ def continue_watching_remove(*, profile_id: str, movie_id: str) -> None:
     hotlayer.repair(stored)
     hotlayer.hide(profile_id, movie_id, now_ms=now)
     push.publish_removed(profile_id, movie_id)
+
+
+SUPPORT_DEVICE = "support"
+
+
+def position_clear(*, account_id: int, profile_id: str, movie_id: str) -> None:
+    """Support staff restart a title from the beginning: a newer state at position 0, sent
+    the way a device's SEEK is, so it wins everywhere, is persisted at once and is pushed to
+    the profile's devices. Raises RedisError when the hot layer is down."""
+    duration = catalog.durations([movie_id]).get(movie_id)
+    state = PlayState(profile_id, movie_id, 0, now_ms(), SUPPORT_DEVICE, "SEEK", duration)
+    heartbeat = Heartbeat(state, None)
+    _warm([heartbeat])
+    limits = hotlayer.Limits(account_id, {profile_id: (1, 1)})  # a SEEK spends no tokens
+    outcome = hotlayer.ingest(
+        [heartbeat], now_ms=state.client_request_time, counters={}, limits=limits, may_create=True
+    )
+    if outcome.nudge:
+        _nudge()
 
 
 def pending_flush(*, limit: int | None = None) -> int:

@@ -1,0 +1,141 @@
+"""The admin as support staff use it (Django test client, real Redis, the SQL store)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import redis
+from django.contrib.admin.models import LogEntry
+from django.contrib.auth import get_user_model
+from django.test import Client
+from rest_framework.test import APIClient
+
+from history import codec
+from history.store import get_store
+from playstate.domain import PlayState
+from playstate.models import Profile, RateLimit
+from tests.cases import heartbeat, now_s
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff(client: Client, redis_client: redis.Redis, eager_celery: None) -> Client:
+    user = get_user_model().objects.create_user(
+        "sam", password="support-pass-123", is_staff=True, is_superuser=True
+    )
+    client.force_login(user)
+    return client
+
+
+def page(client: Client, profile_id: str = "alice-tv") -> str:
+    pk = Profile.objects.get(profile_id=profile_id).pk
+    response = client.get(f"/admin/playstate/profile/{pk}/change/")
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def action(client: Client, name: str, *args: str) -> None:
+    pk = Profile.objects.get(profile_id="alice-tv").pk
+    url = f"/admin/playstate/profile/{pk}/{name}/" + "".join(f"{a}/" for a in args)
+    assert client.post(url).status_code == 302
+
+
+def send(alice: str, **fields: object) -> None:
+    response = APIClient().post(
+        "/api/v1/heartbeats", json.dumps(heartbeat(**fields)), content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {alice}",
+    )  # fmt: skip
+    assert response.status_code == 202
+
+
+def test_support_finds_a_profile_by_id_or_account(staff: Client, alice: str, bob: str) -> None:
+    by_id = staff.get("/admin/playstate/profile/?q=alice-tv").content.decode()
+    assert "alice-tv" in by_id
+    assert "bob-phone" not in by_id
+    by_account = staff.get("/admin/playstate/profile/?q=bob").content.decode()
+    assert "bob-phone" in by_account
+    assert "alice-kids" not in by_account
+
+
+def test_the_profile_page_shows_live_compacted_and_cached_history(
+    staff: Client, alice: str
+) -> None:
+    t = now_s() * 1000
+    old = PlayState("alice-tv", "classic", 1_234_000, t - 10**11, "tv", "STOP", None)
+    get_store().write_compressed("alice-tv", codec.encode([old]), chunk_size=1024)
+    send(alice, movie_id="recent", video_timestamp_ms=77_000, event_type="PAUSE")  # stored
+    send(alice, movie_id="recent", video_timestamp_ms=78_000)  # cached, not yet stored
+    html = page(staff)
+    assert "Viewing history (2 titles)" in html
+    assert "1234000 ms" in html
+    assert "CompressedVH" in html
+    assert "77000 ms" in html
+    assert "78000 ms" in html
+    assert 'id="recent-sent">2<' in html
+    assert 'id="recent-limited">0<' in html
+
+
+def test_support_actions_work_and_are_logged(staff: Client, alice: str) -> None:
+    send(
+        alice,
+        movie_id="m7",
+        video_timestamp_ms=500_000,
+        client_request_time=now_s() - 5,
+        event_type="PAUSE",
+    )
+    action(staff, "clear-position", "m7")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {alice}")
+    assert api.get("/api/v1/profiles/alice-tv/positions/m7").json()["position_ms"] == 0
+    assert get_store().get("alice-tv", "m7").position_ms == 0  # type: ignore[union-attr]
+
+    action(staff, "remove-from-row", "m7")
+    assert api.get("/api/v1/profiles/alice-tv/continue-watching").json()["results"] == []
+
+    RateLimit.objects.create(
+        profile=Profile.objects.get(profile_id="alice-tv"), burst=1, per_minute=1
+    )
+    html = page(staff)
+    assert "this profile's own limit" in html
+    assert "<strong>1 burst, 1/min</strong>" in html
+    action(staff, "reset-rate-limit")
+    assert not RateLimit.objects.filter(profile__profile_id="alice-tv").exists()
+
+    logged = list(LogEntry.objects.order_by("action_time").values_list("change_message", flat=True))
+    assert logged == [
+        "Cleared the position of m7: it resumes from the start.",
+        "Removed m7 from Continue Watching.",
+        "Reset the rate limit to the default.",
+    ]
+
+
+def test_non_staff_cannot_act(client: Client, redis_client: redis.Redis, alice: str) -> None:
+    user = get_user_model().objects.create_user("viewer2", password="pw-viewer-234")
+    client.force_login(user)
+    pk = Profile.objects.get(profile_id="alice-tv").pk
+    response = client.post(f"/admin/playstate/profile/{pk}/reset-rate-limit/")
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
+    assert not LogEntry.objects.exists()
+
+
+def test_the_rate_limit_list_says_what_is_in_force(staff: Client, alice: str) -> None:
+    RateLimit.objects.create(burst=12, per_minute=34)
+    html = staff.get("/admin/playstate/ratelimit/").content.decode()
+    assert "Default in force: 12 burst, 34/min" in html
+
+
+def test_the_profile_list_costs_the_same_queries_for_any_number_of_profiles(
+    staff: Client, make_account: object, django_assert_max_num_queries: object
+) -> None:
+    for i in range(30):
+        make_account(f"viewer{i}", f"profile-{i}")  # type: ignore[operator]
+    RateLimit.objects.create(
+        profile=Profile.objects.get(profile_id="profile-3"), burst=5, per_minute=6
+    )
+    with django_assert_max_num_queries(12):  # type: ignore[operator]
+        html = staff.get("/admin/playstate/profile/").content.decode()
+    assert "5 burst, 6/min" in html
+    assert "30 burst, 30/min (default)" in html
