@@ -3,12 +3,14 @@ TV page and the phone page of one profile; pause on the phone changes the TV's s
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, expect, sync_playwright
 
+from tests.cases import heartbeat
 from tests.e2e.conftest import Running
 
 pytestmark = pytest.mark.e2e
@@ -66,3 +68,49 @@ def test_pause_on_the_phone_changes_the_tv(running: Running, browser: Browser) -
     phone.uncheck("#offline")
     expect(phone.locator("#queue")).to_contain_text("nothing waiting")
     expect(title).to_have_attribute("data-event", "SEEK", timeout=10_000)
+
+
+def test_support_staff_change_a_rate_limit_and_the_next_burst_obeys_it(
+    running: Running, browser: Browser
+) -> None:
+    running.stack.manage(
+        "shell",
+        "-c",
+        "from django.contrib.auth import get_user_model;"
+        "get_user_model().objects.create_superuser('sam', 'sam@example.com', 'support-pass-123')",
+    )
+    film = heartbeat(movie_id="admin-film", video_timestamp_ms=654_000, event_type="PAUSE")
+    assert running.post(running.alice, film).status_code == 202
+
+    page = browser.new_page()
+    page.goto(f"{running.stack.url}/admin/login/")
+    page.fill("#id_username", "sam")
+    page.fill("#id_password", "support-pass-123")
+    page.click("input[type=submit]")
+    page.goto(f"{running.stack.url}/admin/playstate/profile/?q=alice")
+    page.click("text=alice-tv")
+    expect(page.locator('#history tr[data-movie="admin-film"]')).to_contain_text("654000 ms")
+    found = re.search(r"/profile/(\d+)/change/", page.url)
+    assert found is not None
+    profile_pk = found[1]
+
+    page.goto(f"{running.stack.url}/admin/playstate/ratelimit/add/")
+    page.fill("#id_profile", profile_pk)
+    page.fill("#id_burst", "2")
+    page.fill("#id_per_minute", "1")
+    page.click("input[name=_save]")
+    expect(page.locator("ul.messagelist")).to_contain_text("was added successfully")
+
+    page.wait_for_timeout(1_500)  # the web processes reload limits every second here
+    burst = [heartbeat(movie_id=f"burst-{i}") for i in range(5)]
+    answer = running.post(running.alice, {"heartbeats": burst}).json()
+    assert (answer["accepted"], answer["rate_limited"]) == (2, 3)
+
+    page.goto(f"{running.stack.url}/admin/playstate/profile/{profile_pk}/change/")
+    expect(page.locator("#recent-limited")).to_have_text("3")
+    page.click("text=Reset to the default")
+    expect(page.locator("ul.messagelist")).to_contain_text("Reset the rate limit to the default.")
+    page.locator('#history tr[data-movie="admin-film"]').get_by_text("Clear position").click()
+    expect(page.locator("ul.messagelist")).to_contain_text("Cleared the position of admin-film")
+    resumed = running.position("admin-film")
+    assert (resumed["position_ms"], resumed["device_id"]) == (0, "support")
