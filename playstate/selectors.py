@@ -100,16 +100,22 @@ def position_view(
 Cursor = tuple[int, str]  # (client time, movie id) of the last item of a page
 
 
+def hot_states(profile_id: str, *, reading: str) -> list[PlayState]:
+    """The profile's states in the hot layer, or none while Redis is down (then `reading`,
+    for the log, is served from the store alone)."""
+    try:
+        return hotlayer.recent_states(profile_id)
+    except RedisError:
+        logger.warning("redis unreachable; %s from the store only", reading)
+        return []
+
+
 def history_page(
     *, profile_id: str, limit: int, after: Cursor | None
 ) -> tuple[list[PlayState], Cursor | None]:
     """Every title the profile watched, newest first: LiveVH, CompressedVH and the hot layer
     merged, one entry per title (the newer state wins). Raises the store's errors."""
-    hot: list[PlayState] = []
-    try:
-        hot = hotlayer.recent_states(profile_id)
-    except RedisError:
-        logger.warning("redis unreachable; history from the store only")
+    hot = hot_states(profile_id, reading="history")
     store = get_store()
     live = store.changed_since(profile_id, -1)
     records = merged_records(store, profile_id, [*live, *hot])
@@ -126,11 +132,7 @@ def history_page(
 def continue_watching_list(*, profile_id: str, limit: int) -> list[PlayState]:
     """In-progress titles, most recent first: the store's rows overlaid with the hot layer's
     newer states (which may have completed, hidden or revived a title)."""
-    hot: list[PlayState] = []
-    try:
-        hot = hotlayer.recent_states(profile_id)
-    except RedisError:
-        logger.warning("redis unreachable; Continue Watching from the store only")
+    hot = hot_states(profile_id, reading="Continue Watching")
     store = get_store()
     try:
         stored = store.continue_watching(profile_id, limit=limit + len(hot))

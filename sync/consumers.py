@@ -16,10 +16,9 @@ from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from redis.exceptions import RedisError
 
 from history.store import get_store
-from playstate import auth, hotlayer
+from playstate import auth, selectors
 from playstate.domain import ID_PATTERN, PlayState, merge
 from sync.messages import update_message
 
@@ -44,11 +43,11 @@ def _catch_up(profile_id: str, since: int) -> list[PlayState]:
     except store.errors:
         logger.warning("store unreachable; catch-up from the cache only")
         stored = []
-    try:
-        hot = [s for s in hotlayer.recent_states(profile_id) if s.client_request_time > since]
-    except RedisError:
-        logger.warning("redis unreachable; catch-up from the store only")
-        hot = []
+    hot = [
+        s
+        for s in selectors.hot_states(profile_id, reading="catch-up")
+        if s.client_request_time > since
+    ]
     for state in [*stored, *hot]:
         merged[state.movie_id] = merge(merged.get(state.movie_id), state)
     return sorted(merged.values(), key=lambda s: s.client_request_time)
