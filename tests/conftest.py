@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -70,10 +71,12 @@ def cassandra(
             call_command("sync_cassandra", database="cassandra", stdout=StringIO())
         yield CassandraCluster(hosts, database["NAME"])
     finally:
+        if node is None and database["NAME"] == "playstate_test":
+            CassandraStore().session.execute('DROP KEYSPACE IF EXISTS "playstate_test"')
+        with contextlib.suppress(Exception):  # never connected: nothing to shut down
+            CassandraStore().session.cluster.shutdown()
         if node is not None:
             node.stop()
-        elif database["NAME"] == "playstate_test":
-            CassandraStore().session.execute('DROP KEYSPACE IF EXISTS "playstate_test"')
 
 
 @pytest.fixture

@@ -139,3 +139,24 @@ def test_the_profile_list_costs_the_same_queries_for_any_number_of_profiles(
         html = staff.get("/admin/playstate/profile/").content.decode()
     assert "5 burst, 6/min" in html
     assert "30 burst, 30/min (default)" in html
+
+
+def test_the_profile_page_reads_the_cassandra_store_when_it_is_configured(
+    staff: Client, alice: str, cassandra_store: object, settings: object
+) -> None:
+    settings.PLAYSTATE_STORE = "cassandra"  # type: ignore[attr-defined]
+    get_store.cache_clear()
+    try:
+        t = now_s() * 1000
+        live = PlayState("alice-tv", "on-cassandra", 321_000, t - 5_000, "tv", "PAUSE", None)
+        old = PlayState(
+            "alice-tv", "compacted-on-cassandra", 99_000, t - 10**11, "tv", "STOP", None
+        )
+        get_store().write([live])
+        get_store().write_compressed("alice-tv", codec.encode([old]), chunk_size=16)
+        html = page(staff)
+        assert "321000 ms" in html
+        assert "99000 ms" in html
+        assert "CompressedVH" in html
+    finally:
+        get_store.cache_clear()
