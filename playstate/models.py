@@ -6,6 +6,8 @@ import secrets
 from django.conf import settings
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
+from django.db.models import Value
+from django.db.models.functions import Coalesce
 
 from playstate.domain import ID_PATTERN
 
@@ -82,12 +84,8 @@ class RateLimit(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["profile"],
-                condition=models.Q(profile__isnull=True),
-                name="ratelimit_one_default",
-                nulls_distinct=False,
-            )
+            # One default row: profiles are unique already, and NULL counts as profile 0.
+            models.UniqueConstraint(Coalesce("profile", Value(0)), name="ratelimit_one_default")
         ]
 
     def __str__(self) -> str:

@@ -125,3 +125,16 @@ def test_the_api_answers_429_when_every_heartbeat_was_limited(api: APIClient, al
     assert int(refused["Retry-After"]) >= 1
     assert post(heartbeat(movie_id="b9", event_type="PAUSE")).status_code == 202
     ratelimit.clear_cache()
+
+
+@pytest.mark.django_db
+def test_there_is_one_default_limit(alice: str) -> None:
+    from django.db import IntegrityError, transaction
+
+    RateLimit.objects.create(burst=10, per_minute=20)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        RateLimit.objects.create(burst=11, per_minute=21)
+    profile = Profile.objects.get(profile_id="alice-tv")
+    RateLimit.objects.create(profile=profile, burst=1, per_minute=1)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        RateLimit.objects.create(profile=profile, burst=2, per_minute=2)
