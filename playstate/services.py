@@ -23,7 +23,7 @@ from redis.exceptions import RedisError
 from history.store import get_store
 from playstate import auth, catalog, hotlayer, metrics, ratelimit
 from playstate.domain import PlayState
-from playstate.validation import Heartbeat, Limits, Rejection, validate_context, validate_shape
+from playstate.validation import ClockBounds, Heartbeat, Rejection, validate_context, validate_shape
 from sync import push
 
 logger = logging.getLogger(__name__)
@@ -76,14 +76,14 @@ class _Plan:
         return {i.state.movie_id for i in self.items if isinstance(i, Heartbeat)}
 
     def check(self, principal: auth.Principal, durations: dict[str, int | None]) -> None:
-        limits = Limits(now_ms=now_ms(), max_clock_skew_ms=settings.PLAYSTATE_MAX_CLOCK_SKEW_MS)
+        clock = ClockBounds(now_ms=now_ms(), max_clock_skew_ms=settings.PLAYSTATE_MAX_CLOCK_SKEW_MS)
         for index, item in enumerate(self.items):
             if isinstance(item, Heartbeat):
                 item = validate_context(
                     item,
                     profile_ids=principal.profile_ids,
                     duration_ms=durations.get(item.state.movie_id),
-                    limits=limits,
+                    clock=clock,
                 )
             if isinstance(item, Heartbeat):
                 self.accepted.append(item)

@@ -45,7 +45,7 @@ class Rejection:
 
 
 @dataclass(frozen=True, slots=True)
-class Limits:
+class ClockBounds:
     now_ms: int
     max_clock_skew_ms: int
 
@@ -124,13 +124,13 @@ def validate_context(
     *,
     profile_ids: frozenset[str],
     duration_ms: int | None,
-    limits: Limits,
+    clock: ClockBounds,
 ) -> Heartbeat | Rejection:
     """Check what depends on the caller, the catalog and the clock."""
     state = heartbeat.state
     if state.profile_id not in profile_ids:
         return Rejection({"profile_id": [NOT_YOURS]}, "forbidden")
-    if state.client_request_time > limits.now_ms + limits.max_clock_skew_ms:
+    if state.client_request_time > clock.now_ms + clock.max_clock_skew_ms:
         return Rejection(
             {"client_request_time": ["Is too far in the future; check the device clock."]},
             "clock_skew",
