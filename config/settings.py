@@ -130,6 +130,9 @@ CASSANDRA_WRITE_CONSISTENCY = os.environ.get("CASSANDRA_WRITE_CONSISTENCY", "LOC
 CASSANDRA_READ_CONSISTENCY = os.environ.get("CASSANDRA_READ_CONSISTENCY", "LOCAL_QUORUM")
 # LOCAL_* consistency counts replicas in this data centre: name the one this process runs in.
 CASSANDRA_LOCAL_DC = os.environ.get("CASSANDRA_LOCAL_DC", "datacenter1")
+# Seconds a request may take. Short: a resume read that falls back to the store must answer
+# (with the default position if need be) before the player gives up.
+CASSANDRA_REQUEST_TIMEOUT = envfloat("CASSANDRA_REQUEST_TIMEOUT", 3.0)
 
 
 def _replication(spec: str) -> dict[str, str | int]:
@@ -164,6 +167,7 @@ DATABASES["cassandra"] = {
                 DCAwareRoundRobinPolicy(local_dc=CASSANDRA_LOCAL_DC)
             ),
         },
+        "session": {"default_timeout": CASSANDRA_REQUEST_TIMEOUT},
     },
 }
 

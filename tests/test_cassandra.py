@@ -64,6 +64,11 @@ def test_the_write_timestamp_is_the_winning_client_time_in_microseconds(
     assert cassandra_store.get("u123", "m456") == late
 
 
+def test_requests_time_out_as_configured(cassandra_store: CassandraStore, settings: object) -> None:
+    assert cassandra_store.session.default_timeout == settings.CASSANDRA_REQUEST_TIMEOUT  # type: ignore[attr-defined]
+    assert cassandra_store.session.default_timeout <= 3
+
+
 def test_a_flush_of_many_profiles_is_one_batch_per_partition(
     cassandra_store: CassandraStore,
 ) -> None:
