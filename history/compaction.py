@@ -24,7 +24,7 @@ from django.conf import settings
 from history import codec
 from history.store import HistoryStore, get_store
 from playstate import hotlayer
-from playstate.domain import PlayState, merge
+from playstate.domain import PlayState, latest_per_title
 
 logger = logging.getLogger(__name__)
 
@@ -52,10 +52,8 @@ def merged_records(
     store: HistoryStore, profile_id: str, extra: Iterable[PlayState]
 ) -> dict[str, PlayState]:
     blob = store.compressed(profile_id)
-    records = {s.movie_id: s for s in codec.decode(blob, profile_id=profile_id)} if blob else {}
-    for state in extra:
-        records[state.movie_id] = merge(records.get(state.movie_id), state)
-    return records
+    compacted = codec.decode(blob, profile_id=profile_id) if blob else []
+    return latest_per_title([*compacted, *extra])
 
 
 def compact_profile(store: HistoryStore, profile_id: str, *, cutoff_ms: int) -> Rollup:

@@ -7,6 +7,7 @@ The Redis script in `hotlayer.py` and the SQL upsert in `history/sql.py` impleme
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -83,6 +84,14 @@ def merge(current: PlayState | None, incoming: PlayState) -> PlayState:
     if winner.hidden_before == hidden_before:
         return winner
     return replace(winner, hidden_before=hidden_before)
+
+
+def latest_per_title(states: Iterable[PlayState]) -> dict[str, PlayState]:
+    """`merge` folded over states of one profile: movie_id → its winning state."""
+    latest: dict[str, PlayState] = {}
+    for state in states:
+        latest[state.movie_id] = merge(latest.get(state.movie_id), state)
+    return latest
 
 
 def is_completed(position_ms: int, duration_ms: int | None, ratio: float) -> bool:

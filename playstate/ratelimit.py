@@ -20,16 +20,16 @@ class Limit:
 
 
 @dataclass(frozen=True, slots=True)
-class _Snapshot:
+class Snapshot:
     default: Limit
     overrides: dict[str, Limit]
     expires: float
 
 
-_snapshot: _Snapshot | None = None
+_snapshot: Snapshot | None = None
 
 
-def _load() -> _Snapshot:
+def _load() -> Snapshot:
     default = Limit(settings.PLAYSTATE_RATE_LIMIT_BURST, settings.PLAYSTATE_RATE_LIMIT_PER_MINUTE)
     overrides = {}
     for row in RateLimit.objects.select_related("profile"):
@@ -39,33 +39,33 @@ def _load() -> _Snapshot:
         else:
             overrides[row.profile.profile_id] = limit
     expires = time.monotonic() + settings.PLAYSTATE_RATE_LIMIT_CACHE_SECONDS
-    return _Snapshot(default, overrides, expires)
+    return Snapshot(default, overrides, expires)
 
 
-def _fresh() -> _Snapshot | None:
+def _fresh() -> Snapshot | None:
     return _snapshot if _snapshot is not None and _snapshot.expires > time.monotonic() else None
 
 
-def stored() -> _Snapshot:
+def stored() -> Snapshot:
     """The limits as the database holds them now (every process uses them within seconds)."""
     return _load()
 
 
-def in_force() -> _Snapshot:
+def in_force() -> Snapshot:
     global _snapshot
     if (snapshot := _fresh()) is None:
         snapshot = _snapshot = _load()
     return snapshot
 
 
-async def ain_force() -> _Snapshot:
+async def ain_force() -> Snapshot:
     global _snapshot
     if (snapshot := _fresh()) is None:
         snapshot = _snapshot = await sync_to_async(_load)()
     return snapshot
 
 
-def limit_for(snapshot: _Snapshot, profile_id: str) -> Limit:
+def limit_for(snapshot: Snapshot, profile_id: str) -> Limit:
     return snapshot.overrides.get(profile_id, snapshot.default)
 
 

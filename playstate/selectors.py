@@ -13,7 +13,7 @@ from redis.exceptions import RedisError
 from history.compaction import merged_records
 from history.store import get_store
 from playstate import hotlayer
-from playstate.domain import PlayState, in_continue_watching, is_completed, merge
+from playstate.domain import PlayState, in_continue_watching, is_completed, latest_per_title
 
 logger = logging.getLogger(__name__)
 
@@ -139,10 +139,8 @@ def continue_watching_list(*, profile_id: str, limit: int) -> list[PlayState]:
     except store.errors:
         logger.warning("store unreachable; Continue Watching from the cache only")
         stored = []
-    merged: dict[str, PlayState] = {}
-    for state in [*stored, *hot]:
-        merged[state.movie_id] = merge(merged.get(state.movie_id), state)
     ratio = settings.PLAYSTATE_COMPLETION_RATIO
-    row = [s for s in merged.values() if in_continue_watching(s, ratio)]
+    latest = latest_per_title([*stored, *hot])
+    row = [s for s in latest.values() if in_continue_watching(s, ratio)]
     row.sort(key=lambda s: s.client_request_time, reverse=True)
     return row[:limit]

@@ -99,7 +99,7 @@ class _Plan:
             counts[key] = counts.get(key, 0) + 1
         return counts
 
-    def limits(self, principal: auth.Principal, snapshot: Any) -> hotlayer.Limits:
+    def limits(self, principal: auth.Principal, snapshot: ratelimit.Snapshot) -> hotlayer.Limits:
         per_profile = {}
         for profile_id in self.profile_ids:
             limit = ratelimit.limit_for(snapshot, profile_id)

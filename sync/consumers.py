@@ -19,7 +19,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from history.store import get_store
 from playstate import auth, selectors
-from playstate.domain import ID_PATTERN, PlayState, merge
+from playstate.domain import ID_PATTERN, PlayState, latest_per_title
 from sync.messages import update_message
 
 logger = logging.getLogger(__name__)
@@ -37,7 +37,6 @@ def _catch_up(profile_id: str, since: int) -> list[PlayState]:
     """The latest state of every title of the profile whose winner is newer than `since`:
     the store's, overlaid with the hot layer's (which may be newer or not yet persisted)."""
     store = get_store()
-    merged: dict[str, PlayState] = {}
     try:
         stored = store.changed_since(profile_id, since)
     except store.errors:
@@ -48,9 +47,8 @@ def _catch_up(profile_id: str, since: int) -> list[PlayState]:
         for s in selectors.hot_states(profile_id, reading="catch-up")
         if s.client_request_time > since
     ]
-    for state in [*stored, *hot]:
-        merged[state.movie_id] = merge(merged.get(state.movie_id), state)
-    return sorted(merged.values(), key=lambda s: s.client_request_time)
+    latest = latest_per_title([*stored, *hot])
+    return sorted(latest.values(), key=lambda s: s.client_request_time)
 
 
 class SyncConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
