@@ -1,6 +1,6 @@
 """CompressedVH: a profile's older history as compact bytes, and back. Pure functions.
 
-Layout (version 1), before compression:
+Layout (version 2), before compression:
 
     varint count
     varint n_strings, then each string (varint length + UTF-8): device ids and event types
@@ -11,11 +11,15 @@ Layout (version 1), before compression:
         varint   device (index into the strings)
         varint   event type (index into the strings)
         varint   duration + 1, or 0 when unknown
-        zigzag   hidden_before - client time + 1, or 0 when never hidden
+        varint   0 when never hidden, else zigzag(hidden_before - client time) + 1
 
 Watching in order (episode after episode, heartbeat times a few hours apart) makes the deltas
 small, so a record costs a few bytes before the compressor even starts. The blob is
 `MAGIC, version, compressor` followed by the compressed layout.
+
+Version 1 wrote `zigzag(hidden_before - client time + 1)`, which cannot tell "never hidden"
+from "hidden up to a millisecond before this state"; it is still read, and that one case
+reads as never hidden (where it is shown anyway: the state is newer than the hiding).
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ import zstandard
 from playstate.domain import PlayState
 
 MAGIC = b"PVH"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = frozenset({1, 2})
 ZLIB, ZSTD = 1, 2
 DEFAULT_COMPRESSOR = ZSTD
 
@@ -46,8 +51,16 @@ def _varint(value: int, out: bytearray) -> None:
             return
 
 
+def _zigzag_value(value: int) -> int:
+    return value * 2 if value >= 0 else -value * 2 - 1
+
+
+def _unzigzag(value: int) -> int:
+    return value // 2 if value % 2 == 0 else -(value + 1) // 2
+
+
 def _zigzag(value: int, out: bytearray) -> None:
-    _varint(value * 2 if value >= 0 else -value * 2 - 1, out)
+    _varint(_zigzag_value(value), out)
 
 
 class _Reader:
@@ -65,8 +78,14 @@ class _Reader:
             shift += 7
 
     def zigzag(self) -> int:
+        return _unzigzag(self.varint())
+
+    def hidden_before(self, version: int, client_request_time: int) -> int:
+        if version == 1:
+            offset = self.zigzag()
+            return client_request_time + offset - 1 if offset else 0
         value = self.varint()
-        return value // 2 if value % 2 == 0 else -(value + 1) // 2
+        return client_request_time + _unzigzag(value - 1) if value else 0
 
     def text(self) -> str:
         length = self.varint()
@@ -97,9 +116,9 @@ def _layout(records: Sequence[PlayState]) -> bytes:
         _varint(index[s.event_type], out)
         _varint(0 if s.duration_ms is None else s.duration_ms + 1, out)
         if s.hidden_before:
-            _zigzag(s.hidden_before - s.client_request_time + 1, out)
+            _varint(_zigzag_value(s.hidden_before - s.client_request_time) + 1, out)
         else:
-            _zigzag(0, out)
+            _varint(0, out)
     return bytes(out)
 
 
@@ -116,9 +135,9 @@ def encode(records: Iterable[PlayState], *, compressor: int = DEFAULT_COMPRESSOR
 
 
 def decode(blob: bytes, *, profile_id: str) -> list[PlayState]:
-    if blob[:3] != MAGIC or blob[3] != VERSION:
-        raise ValueError("not a version 1 CompressedVH blob")
-    compressor, body = blob[4], blob[5:]
+    if blob[:3] != MAGIC or blob[3] not in READABLE_VERSIONS:
+        raise ValueError("not a CompressedVH blob of a known version")
+    version, compressor, body = blob[3], blob[4], blob[5:]
     if compressor == ZSTD:
         layout = zstandard.ZstdDecompressor().decompress(body)
     elif compressor == ZLIB:
@@ -136,7 +155,7 @@ def decode(blob: bytes, *, profile_id: str) -> list[PlayState]:
         movie = reader.text()
         device, event = strings[reader.varint()], strings[reader.varint()]
         duration = reader.varint()
-        hidden = reader.zigzag()
+        hidden = reader.hidden_before(version, time)
         records.append(
             PlayState(
                 profile_id=profile_id,
@@ -146,7 +165,7 @@ def decode(blob: bytes, *, profile_id: str) -> list[PlayState]:
                 device_id=device,
                 event_type=event,
                 duration_ms=duration - 1 if duration else None,
-                hidden_before=time + hidden - 1 if hidden else 0,
+                hidden_before=hidden,
             )
         )
     return records

@@ -54,3 +54,21 @@ def test_linear_watching_costs_a_few_bytes_a_record() -> None:
     blob = codec.encode(year)
     assert len(blob) / len(year) < 8
     assert codec.decode(blob, profile_id="p") == year
+
+
+def test_a_state_newer_than_its_hiding_by_one_millisecond_keeps_it() -> None:
+    # Hypothesis found this: the first layout wrote "hidden a millisecond before" as "never".
+    state = PlayState("p", "m", 0, 100_000_000_001, "tv", "START", hidden_before=100_000_000_000)
+    assert codec.decode(codec.encode([state]), profile_id="p") == [state]
+
+
+def test_blobs_of_the_first_layout_still_read() -> None:
+    # Written by version 1 (zlib): m1 hidden up to 5 ms after its state, m2 never hidden.
+    blob = bytes.fromhex(
+        "505648010178da6362e6f470750c0a7172750c610d700c0d76652a296bb830f5ff1ec3032bd999720d"
+        "99180f9e57e1e1da0be2183131303000007ec10ecc"
+    )
+    assert codec.decode(blob, profile_id="p") == [
+        PlayState("p", "m1", 60_000, 1_700_000_000_000, "tv", "PAUSE", 600_000, 1_700_000_000_005),
+        PlayState("p", "m2", 1, 1_700_000_000_010, "tv", "HEARTBEAT", None),
+    ]
