@@ -30,12 +30,18 @@ FLUSH = 500  # the workers' claim size (PLAYSTATE_FLUSH_BATCH)
 def _states(offset: int, *, profiles: int = 2000) -> list[Any]:
     """STATES states, the profiles taking turns; with few profiles a flush holds many titles
     of each (a household binge, a backlog after an outage)."""
-    from playstate.domain import PlayState
+    from core.domain import EventType, PlayState
 
     t = 1_800_000_000_000 + offset
     return [
         PlayState(
-            f"bench-{i % profiles}", f"t{i // profiles}", i, t + i, "tv", "HEARTBEAT", 6_000_000
+            f"bench-{i % profiles}",
+            f"t{i // profiles}",
+            i,
+            t + i,
+            "tv",
+            EventType.HEARTBEAT,
+            6_000_000,
         )
         for i in range(STATES)
     ]
@@ -43,7 +49,7 @@ def _states(offset: int, *, profiles: int = 2000) -> list[Any]:
 
 def _heavy_year() -> list[Any]:
     """A heavy profile's year: four titles a day (series in order, some films), three devices."""
-    from playstate.domain import PlayState
+    from core.domain import EventType, PlayState
 
     start, day = 1_700_000_000_000, 86_400_000
     year = []
@@ -57,19 +63,19 @@ def _heavy_year() -> list[Any]:
                 PlayState(
                     "heavy", f"{movie}-{n}", 2_400_000 + (n * 7919) % 600_000,
                     start + d * day + k * 3_000_000, ("tv", "phone", "laptop")[n % 3],
-                    "STOP", 2_700_000,
+                    EventType.STOP, 2_700_000,
                 )
             )  # fmt: skip
     return year
 
 
 def _history_ms(store: Any) -> float:
-    from history.compaction import merged_records
+    from history.selectors import stored_records
 
     runs = []
     for _ in range(15):
         started = time.perf_counter()
-        merged_records(store, "heavy", store.changed_since("heavy", -1))
+        stored_records(store, "heavy", store.changed_since("heavy", -1))
         runs.append((time.perf_counter() - started) * 1000)
     return round(statistics.median(runs), 2)
 

@@ -1,4 +1,4 @@
-"""One ASGI application for HTTP and WebSockets: the heartbeat fast path, then Django."""
+"""One ASGI application for HTTP and WebSockets: the hot path first, then Django."""
 
 from __future__ import annotations
 
@@ -12,12 +12,16 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # Load Django (apps, settings) before importing anything that uses models.
 django_asgi_app = get_asgi_application()
 
-from playstate.fastpath import with_fast_path  # noqa: E402
+from django.conf import settings  # noqa: E402
+
+from config.fastpath import with_fast_path  # noqa: E402
 from sync.routing import websocket_application  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": with_fast_path(django_asgi_app),
+        "http": with_fast_path(django_asgi_app)
+        if settings.PLAYSTATE_FAST_PATH
+        else django_asgi_app,
         "websocket": websocket_application,
     }
 )

@@ -67,10 +67,13 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
-    "playstate",
+    "accounts",
+    "catalog",
     "history",
     "history.cql",
+    "playstate",
     "sync",
+    "ops",
 ]
 
 MIDDLEWARE = [
@@ -85,7 +88,6 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
-WSGI_APPLICATION = "config.wsgi.application"
 ASGI_APPLICATION = "config.asgi.application"
 
 TEMPLATES = [
@@ -263,12 +265,14 @@ PLAYSTATE_CLAIM_LEASE_MS = envint("PLAYSTATE_CLAIM_LEASE_MS", 15_000)
 PLAYSTATE_FLUSH_BATCH = envint("PLAYSTATE_FLUSH_BATCH", 500)
 PLAYSTATE_MAX_CLOCK_SKEW_MS = envint("PLAYSTATE_MAX_CLOCK_SKEW_MS", 10 * 60 * 1000)
 PLAYSTATE_COMPLETION_RATIO = envfloat("PLAYSTATE_COMPLETION_RATIO", 0.95)
-PLAYSTATE_MAX_BATCH = 50
 PLAYSTATE_EVENT_ID_TTL_SECONDS = envint("PLAYSTATE_EVENT_ID_TTL_SECONDS", 48 * 3600)
 # Token and catalog lookups are cached per process so the hot path costs no SQL query.
 PLAYSTATE_AUTH_CACHE_SECONDS = envint("PLAYSTATE_AUTH_CACHE_SECONDS", 60)
 PLAYSTATE_CATALOG_CACHE_SECONDS = envint("PLAYSTATE_CATALOG_CACHE_SECONDS", 60)
 PLAYSTATE_STORE = os.environ.get("PLAYSTATE_STORE", "sql")
+# The heartbeat and resume endpoints are served before Django (config/fastpath.py); off, the
+# DRF views serve them (the same services), e.g. to debug with Django's middleware.
+PLAYSTATE_FAST_PATH = envbool("PLAYSTATE_FAST_PATH", True)
 # Plain heartbeats per profile, unless the admin sets another default or a profile's own
 # limit: normal viewing (one heartbeat per 10 s per device, a few devices) stays well below.
 PLAYSTATE_RATE_LIMIT_BURST = envint("PLAYSTATE_RATE_LIMIT_BURST", 30)
@@ -283,7 +287,7 @@ PLAYSTATE_COMPACT_OLDER_THAN_DAYS = envint("PLAYSTATE_COMPACT_OLDER_THAN_DAYS", 
 PLAYSTATE_COMPRESSED_CHUNK_BYTES = envint("PLAYSTATE_COMPRESSED_CHUNK_BYTES", 64 * 1024)
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["playstate.auth.BearerTokenAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.auth.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
@@ -296,6 +300,8 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Playstate API",
     "DESCRIPTION": "Playback state: heartbeats in, resume positions and Continue Watching out.",
     "VERSION": "1.0.0",
+    # 3.1: its schemas are JSON Schema, the dialect pydantic writes the payloads' schemas in.
+    "OAS_VERSION": "3.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],

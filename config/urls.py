@@ -4,13 +4,9 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from playstate import views
-
 urlpatterns = [
-    path("", views.index, name="index"),
-    path("healthz", views.healthz, name="healthz"),
-    path("readyz", views.readyz, name="readyz"),
-    path("metrics", views.metrics_view, name="metrics"),
+    path("", include("ops.urls")),
+    path("api/v1/", include("accounts.urls")),
     path("api/v1/", include("playstate.urls")),
     path("demo/", include("sync.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

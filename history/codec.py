@@ -29,7 +29,7 @@ from collections.abc import Iterable, Sequence
 
 import zstandard
 
-from playstate.domain import PlayState
+from core.domain import EventType, PlayState
 
 MAGIC = b"PVH"
 VERSION = 2
@@ -163,7 +163,7 @@ def decode(blob: bytes, *, profile_id: str) -> list[PlayState]:
                 position_ms=position,
                 client_request_time=time,
                 device_id=device,
-                event_type=event,
+                event_type=EventType(event),
                 duration_ms=duration - 1 if duration else None,
                 hidden_before=hidden,
             )

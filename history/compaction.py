@@ -3,7 +3,7 @@
 Safe while heartbeats keep arriving, and after a crash:
 
 1. read the profile's old LiveVH rows and its current CompressedVH records;
-2. merge them (`playstate.domain.merge`: the newer state of a title wins), encode, and store
+2. merge them (`core.domain.merge`: the newer state of a title wins), encode, and store
    the blob as a new version, which readers switch to all at once;
 3. delete the old LiveVH rows, each only while it still holds the state that was read, so a
    heartbeat that landed meanwhile stays in LiveVH (and wins on read: it is newer).
@@ -21,10 +21,11 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from core.domain import PlayState
+from core.redis import client
 from history import codec
+from history.selectors import stored_records
 from history.store import HistoryStore, get_store
-from playstate import hotlayer
-from playstate.domain import PlayState, latest_per_title
 
 logger = logging.getLogger(__name__)
 
@@ -48,19 +49,11 @@ def live_bytes(states: Iterable[PlayState]) -> int:
     )
 
 
-def merged_records(
-    store: HistoryStore, profile_id: str, extra: Iterable[PlayState]
-) -> dict[str, PlayState]:
-    blob = store.compressed(profile_id)
-    compacted = codec.decode(blob, profile_id=profile_id) if blob else []
-    return latest_per_title([*compacted, *extra])
-
-
 def compact_profile(store: HistoryStore, profile_id: str, *, cutoff_ms: int) -> Rollup:
     old = store.live_older_than(profile_id, cutoff_ms)
     if not old:
         return Rollup()
-    blob = codec.encode(merged_records(store, profile_id, old).values())
+    blob = codec.encode(stored_records(store, profile_id, old).values())
     store.write_compressed(profile_id, blob, chunk_size=settings.PLAYSTATE_COMPRESSED_CHUNK_BYTES)
     store.delete_live(old)
     return Rollup(1, len(old), live_bytes(old), len(blob))
@@ -68,7 +61,7 @@ def compact_profile(store: HistoryStore, profile_id: str, *, cutoff_ms: int) -> 
 
 def compact_history(*, older_than_days: int, now_ms: int) -> Rollup | None:
     """Roll every profile up; None when another rollup holds the lock."""
-    redis = hotlayer.client()
+    redis = client()
     if not redis.set(LOCK, "1", nx=True, ex=6 * 3600):
         return None
     try:

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from django.conf import settings
-from django.db import DatabaseError, connections, transaction
+from django.db import InterfaceError, OperationalError, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core.domain import EventType, PlayState, is_completed
 from history import codec
 from history.models import CompressedVH, CompressedVHMeta, LiveVH
-from history.store import compacted_record
-from playstate.domain import PlayState, is_completed
+from history.store import compacted_record, raises_store_unavailable
 
 STATE_COLUMNS = (
     "position_ms",
@@ -26,7 +26,7 @@ STATE_COLUMNS = (
 
 
 def _newer_sql(vendor: str) -> str:
-    """`playstate.domain.ordering_key` of the incoming row greater than the stored one's."""
+    """`core.domain.ordering_key` of the incoming row greater than the stored one's."""
     # Strings compare bytewise as in Python and Lua; PostgreSQL would otherwise use the
     # database's locale collation.
     collate = ' COLLATE "C"' if vendor == "postgresql" else ""
@@ -71,15 +71,14 @@ def _state(row: LiveVH) -> PlayState:
         position_ms=row.position_ms,
         client_request_time=row.client_request_time,
         device_id=row.device_id,
-        event_type=row.event_type,
+        event_type=EventType(row.event_type),
         duration_ms=row.duration_ms,
         hidden_before=row.hidden_before,
     )
 
 
+@raises_store_unavailable(OperationalError, InterfaceError)
 class SqlStore:
-    errors: tuple[type[Exception], ...] = (DatabaseError,)
-
     def __init__(self, using: str = "default") -> None:
         self.using = using
 

@@ -1,27 +1,30 @@
 """The persistent viewing-history store: one interface, one implementation per database.
 
 Every implementation keeps, per (profile, movie), the state that wins by
-`playstate.domain.is_newer`, whatever order writes arrive in and however many workers
-write at once; `hidden_before` only ever grows. `tests/test_store_contract.py` holds
-each implementation to that.
+`core.domain.is_newer`, whatever order writes arrive in and however many workers write at
+once; `hidden_before` only ever grows. Every one raises `StoreUnavailable`, and only that,
+when its database cannot answer. `tests/test_store_contract.py` holds each implementation
+to all of this.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from functools import cache
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from playstate.domain import PlayState
+from core.domain import PlayState
+
+
+class StoreUnavailable(Exception):
+    """The store's database cannot answer now: readers fall back, writers retry later."""
 
 
 class HistoryStore(Protocol):
-    # What this store raises when its database is unreachable; readers fall back on it.
-    errors: tuple[type[Exception], ...]
-
     def write(self, states: Sequence[PlayState]) -> int:
         """Upsert each state unless the stored one is newer; return how many were sent."""
         ...
@@ -59,6 +62,31 @@ class HistoryStore(Protocol):
     def ping(self) -> None:
         """Raise if the store cannot be reached."""
         ...
+
+
+OPERATIONS = tuple(name for name in vars(HistoryStore) if not name.startswith("_"))
+S = TypeVar("S")
+
+
+def raises_store_unavailable(*errors: type[Exception]) -> Callable[[type[S]], type[S]]:
+    """Class decorator: the store's operations raise StoreUnavailable for these driver errors."""
+
+    def wrap(operation: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(operation)
+        def translated(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return operation(*args, **kwargs)
+            except errors as error:
+                raise StoreUnavailable(f"{type(error).__name__}: {error}") from error
+
+        return translated
+
+    def decorate(store: type[S]) -> type[S]:
+        for name in OPERATIONS:
+            setattr(store, name, wrap(getattr(store, name)))
+        return store
+
+    return decorate
 
 
 def compacted_record(store: HistoryStore, profile_id: str, movie_id: str) -> PlayState | None:

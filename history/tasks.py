@@ -3,8 +3,8 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
+from core.clock import now_ms
 from history.compaction import compact_history
-from playstate.services import now_ms
 
 
 @shared_task(ignore_result=True, time_limit=6 * 3600, soft_time_limit=6 * 3600 - 60)

@@ -1,40 +1,34 @@
 """The hot layer in Redis: the current winner of every recently active title, and the
 durable list of titles whose winner still has to reach the persistent store.
 
-Keys (all strings are profile and movie ids, whose charset excludes '/' and ' '):
+Keys (profile and movie ids cannot contain '/' or ' '):
 
 - `v1:playstats:{profile}:{movie}`  hash pos, crt, dev, evt, dur, hid: the winning heartbeat
 - `v1:recent:{profile}`              zset movie → crt: the profile's titles in the hot layer
 - `v1:evt:{profile}:{event_id}`      seen event ids (idempotent retries)
 - `v1:pending`                       zset "profile/movie" → when its winner is due in the store
 - `v1:inflight`                      zset "profile/movie" → lease deadline of the worker writing it
-- `v1:metrics`                       hash of counters shared by every process
+- `v1:metrics`                       hash of counters shared by every process (playstate/metrics.py)
 - `v1:rl:{profile}`, `v1:rl:hard:{profile}`, `v1:rl:account:{id}`   token buckets
 - `v1:pstats:{profile}:{hour}`       heartbeats sent and limited, for support staff
 
-Every write is one Lua script, so concurrent API processes never race a read-modify-write.
-The pending and inflight sets make the pipeline safe: an acknowledged heartbeat is either in
-the store or named in one of them, and a claim whose worker died goes back after its lease.
+Every write is one Lua script (playstate/scripts.py), so concurrent web processes never race
+a read-modify-write. The pending and inflight sets make the pipeline safe: an acknowledged
+heartbeat is either in the store or named in one of them, and a claim whose worker died goes
+back after its lease.
 """
 
 from __future__ import annotations
 
-import asyncio
-import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from importlib.resources import files
-from typing import Any, cast
+from typing import NamedTuple, cast
 
-import redis
-import redis.asyncio
 from django.conf import settings
-from redis.backoff import NoBackoff
-from redis.commands.core import AsyncScript, Script
-from redis.retry import Retry
 
-from playstate.domain import URGENT_EVENTS, PlayState
-from playstate.validation import Heartbeat
+from core.domain import URGENT_EVENTS, EventType, PlayState
+from core.redis import aclient
+from playstate import scripts
 
 PENDING = "v1:pending"
 INFLIGHT = "v1:inflight"
@@ -44,18 +38,6 @@ NO_EVENT_KEY = "v1:evt:-"
 # Outcome of one heartbeat in the ingest script.
 DUPLICATE, APPLIED, STALE, COLD, RATE_LIMITED = 0, 1, 2, 3, 4
 ACCEPTED = frozenset({DUPLICATE, APPLIED, STALE})
-
-
-def _lua(name: str, *, compare: bool = False) -> str:
-    text = (files("playstate") / "lua" / f"{name}.lua").read_text()
-    return (files("playstate") / "lua" / "compare.lua").read_text() + text if compare else text
-
-
-INGEST = _lua("ingest", compare=True)
-REPAIR = _lua("repair", compare=True)
-HIDE = _lua("hide")
-CLAIM = _lua("claim")
-ACK = _lua("ack")
 
 
 def hot_key(profile_id: str, movie_id: str) -> str:
@@ -83,66 +65,6 @@ def split_member(value: str) -> tuple[str, str]:
     return profile_id, movie_id
 
 
-def _client_options() -> dict[str, Any]:
-    timeout = settings.REDIS_SOCKET_TIMEOUT
-    return {
-        "socket_timeout": timeout,
-        "socket_connect_timeout": timeout,
-        "decode_responses": True,
-        # Fail fast and let the caller fall back; retries would turn an outage into a hang.
-        "retry": Retry(NoBackoff(), 0),
-        "health_check_interval": 30,
-    }
-
-
-_client: redis.Redis | None = None
-_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, redis.asyncio.Redis] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def client() -> redis.Redis:
-    global _client
-    if _client is None:
-        _client = redis.Redis.from_url(settings.REDIS_URL, **_client_options())
-    return _client
-
-
-def aclient() -> redis.asyncio.Redis:
-    # redis.asyncio connections belong to the event loop that opened them.
-    loop = asyncio.get_running_loop()
-    if (found := _async_clients.get(loop)) is None:
-        found = redis.asyncio.Redis.from_url(settings.REDIS_URL, **_client_options())
-        _async_clients[loop] = found
-    return found
-
-
-def reset_clients() -> None:
-    """Forget connections (tests point the process at another server)."""
-    global _client
-    _client = None
-    _async_clients.clear()
-
-
-# Script objects hold the SHA1 of their text, computed once; they run on whichever client.
-_scripts: dict[str, Script] = {}
-_async_scripts: dict[str, AsyncScript] = {}
-
-
-def _run(text: str, keys: Sequence[str], args: Sequence[str | int]) -> Any:
-    redis_client = client()
-    if (script := _scripts.get(text)) is None:
-        script = _scripts[text] = redis_client.register_script(text)
-    return script(keys, args, client=redis_client)
-
-
-async def _arun(text: str, keys: Sequence[str], args: Sequence[str | int]) -> Any:
-    redis_client = aclient()
-    if (script := _async_scripts.get(text)) is None:
-        script = _async_scripts[text] = redis_client.register_script(text)
-    return await script(keys, args, client=redis_client)
-
-
 def state_from_hash(profile_id: str, movie_id: str, fields: Mapping[str, str]) -> PlayState | None:
     if not fields or "crt" not in fields:
         return None
@@ -152,10 +74,17 @@ def state_from_hash(profile_id: str, movie_id: str, fields: Mapping[str, str]) -
         position_ms=int(fields["pos"]),
         client_request_time=int(fields["crt"]),
         device_id=fields["dev"],
-        event_type=fields["evt"],
+        event_type=EventType(fields["evt"]),
         duration_ms=int(fields["dur"]) if fields.get("dur") else None,
         hidden_before=int(fields.get("hid") or 0),
     )
+
+
+class IngestItem(NamedTuple):
+    """A checked heartbeat, ready for the hot layer."""
+
+    state: PlayState
+    event_id: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,62 +102,8 @@ class Limits:
     per_profile: Mapping[str, tuple[int, int]]  # profile id → (burst, per minute)
 
 
-def _ingest_call(
-    heartbeats: Sequence[Heartbeat],
-    now_ms: int,
-    counters: Mapping[str, int],
-    may_create: bool,
-    limits: Limits,
-) -> tuple[list[str], list[str | int]]:
-    keys = [PENDING, METRICS, f"v1:rl:account:{limits.account_id}"]
-    args: list[str | int] = [
-        now_ms,
-        settings.PLAYSTATE_HOT_TTL_SECONDS,
-        settings.PLAYSTATE_COALESCE_WINDOW_MS,
-        settings.PLAYSTATE_EVENT_ID_TTL_SECONDS,
-        len(heartbeats),
-        settings.PLAYSTATE_HARD_LIMIT_PROFILE_PER_MINUTE,
-        settings.PLAYSTATE_HARD_LIMIT_ACCOUNT_PER_MINUTE,
-    ]
-    hour = now_ms // 3_600_000
-    for hb in heartbeats:
-        s = hb.state
-        burst, per_minute = limits.per_profile[s.profile_id]
-        keys += [
-            hot_key(s.profile_id, s.movie_id),
-            event_key(s.profile_id, hb.event_id) if hb.event_id else NO_EVENT_KEY,
-            recent_key(s.profile_id),
-            f"v1:rl:{s.profile_id}",
-            f"v1:rl:hard:{s.profile_id}",
-            stats_key(s.profile_id, hour),
-        ]
-        args += [
-            member(s.profile_id, s.movie_id),
-            s.movie_id,
-            s.position_ms,
-            s.client_request_time,
-            s.device_id,
-            s.event_type,
-            "" if s.duration_ms is None else s.duration_ms,
-            hb.event_id or "",
-            "1" if s.event_type in URGENT_EVENTS else "0",
-            "1" if may_create else "0",
-            burst,
-            per_minute,
-        ]
-    for field, amount in counters.items():
-        args += [field, amount]
-    return keys, args
-
-
-def _outcome(raw: list[int]) -> IngestOutcome:
-    return IngestOutcome(
-        codes=[int(c) for c in raw[:-2]], nudge=bool(raw[-2]), retry_after_ms=int(raw[-1])
-    )
-
-
-def ingest(
-    heartbeats: Sequence[Heartbeat],
+async def ingest(
+    items: Sequence[IngestItem],
     *,
     now_ms: int,
     counters: Mapping[str, int],
@@ -236,95 +111,126 @@ def ingest(
     may_create: bool = False,
 ) -> IngestOutcome:
     """Apply heartbeats; without `may_create`, those of titles not in the cache come back COLD."""
-    keys, args = _ingest_call(heartbeats, now_ms, counters, may_create, limits)
-    return _outcome(_run(INGEST, keys, args))
+    keys: list[str] = list(
+        scripts.IngestKeys(PENDING, METRICS, f"v1:rl:account:{limits.account_id}")
+    )
+    args: list[str | int] = list(
+        scripts.IngestArgs(
+            now=now_ms,
+            hot_ttl=settings.PLAYSTATE_HOT_TTL_SECONDS,
+            window=settings.PLAYSTATE_COALESCE_WINDOW_MS,
+            event_ttl=settings.PLAYSTATE_EVENT_ID_TTL_SECONDS,
+            items=len(items),
+            profile_ceiling=settings.PLAYSTATE_HARD_LIMIT_PROFILE_PER_MINUTE,
+            account_ceiling=settings.PLAYSTATE_HARD_LIMIT_ACCOUNT_PER_MINUTE,
+        )
+    )
+    hour = now_ms // 3_600_000
+    for s, event_id in items:
+        burst, per_minute = limits.per_profile[s.profile_id]
+        keys += scripts.IngestItemKeys(
+            hot=hot_key(s.profile_id, s.movie_id),
+            event=event_key(s.profile_id, event_id) if event_id else NO_EVENT_KEY,
+            recent=recent_key(s.profile_id),
+            bucket=f"v1:rl:{s.profile_id}",
+            ceiling=f"v1:rl:hard:{s.profile_id}",
+            stats=stats_key(s.profile_id, hour),
+        )
+        args += scripts.IngestItemArgs(
+            member=member(s.profile_id, s.movie_id),
+            movie=s.movie_id,
+            pos=s.position_ms,
+            crt=s.client_request_time,
+            dev=s.device_id,
+            evt=s.event_type,
+            dur="" if s.duration_ms is None else s.duration_ms,
+            event_id=event_id or "",
+            urgent=int(s.event_type in URGENT_EVENTS),
+            may_create=int(may_create),
+            burst=burst,
+            per_minute=per_minute,
+        )
+    for field, amount in counters.items():
+        args += [field, amount]
+    raw = cast("list[int]", await scripts.INGEST(keys, args))
+    return IngestOutcome(
+        codes=[int(c) for c in raw[:-2]], nudge=bool(raw[-2]), retry_after_ms=int(raw[-1])
+    )
 
 
-async def aingest(
-    heartbeats: Sequence[Heartbeat],
-    *,
-    now_ms: int,
-    counters: Mapping[str, int],
-    limits: Limits,
-    may_create: bool = False,
-) -> IngestOutcome:
-    keys, args = _ingest_call(heartbeats, now_ms, counters, may_create, limits)
-    return _outcome(await _arun(INGEST, keys, args))
+async def get_states(pairs: Sequence[tuple[str, str]]) -> list[PlayState]:
+    """The cached states of these (profile, movie) pairs; titles not in the cache are left out."""
+    if not pairs:
+        return []
+    pipe = aclient().pipeline(transaction=False)
+    for profile_id, movie_id in pairs:
+        pipe.hgetall(hot_key(profile_id, movie_id))
+    replies = await pipe.execute()
+    found = (state_from_hash(p, m, fields) for (p, m), fields in zip(pairs, replies, strict=True))
+    return [state for state in found if state is not None]
 
 
-def get_state(profile_id: str, movie_id: str) -> PlayState | None:
-    fields = cast("dict[str, str]", client().hgetall(hot_key(profile_id, movie_id)))
-    return state_from_hash(profile_id, movie_id, fields)
-
-
-async def aget_state(profile_id: str, movie_id: str) -> PlayState | None:
+async def get_state(profile_id: str, movie_id: str) -> PlayState | None:
+    """One title's cached state (the resume read: one command, no pipeline)."""
     fields = cast("dict[str, str]", await aclient().hgetall(hot_key(profile_id, movie_id)))
     return state_from_hash(profile_id, movie_id, fields)
 
 
-def get_states(pairs: Sequence[tuple[str, str]]) -> list[PlayState]:
-    pipe = client().pipeline(transaction=False)
-    for profile_id, movie_id in pairs:
-        pipe.hgetall(hot_key(profile_id, movie_id))
-    found = (
-        state_from_hash(p, m, fields) for (p, m), fields in zip(pairs, pipe.execute(), strict=True)
-    )
-    return [state for state in found if state is not None]
+async def recent_states(profile_id: str) -> list[PlayState]:
+    movies = cast("list[str]", await aclient().zrange(recent_key(profile_id), 0, -1))
+    return await get_states([(profile_id, movie_id) for movie_id in movies])
 
 
-def recent_states(profile_id: str) -> list[PlayState]:
-    movies = cast("list[str]", client().zrange(recent_key(profile_id), 0, -1))
-    return get_states([(profile_id, movie_id) for movie_id in movies])
-
-
-def repair(state: PlayState) -> None:
-    _run(
-        REPAIR,
-        [hot_key(state.profile_id, state.movie_id), recent_key(state.profile_id)],
-        [
-            state.position_ms,
-            state.client_request_time,
-            state.device_id,
-            state.event_type,
-            "" if state.duration_ms is None else state.duration_ms,
-            state.hidden_before,
-            settings.PLAYSTATE_HOT_TTL_SECONDS,
-            state.movie_id,
-        ],
+async def repair(state: PlayState) -> None:
+    """Put a stored state back into the cache, unless the cache holds a newer one."""
+    await scripts.REPAIR(
+        scripts.RepairKeys(hot_key(state.profile_id, state.movie_id), recent_key(state.profile_id)),
+        scripts.RepairArgs(
+            pos=state.position_ms,
+            crt=state.client_request_time,
+            dev=state.device_id,
+            evt=state.event_type,
+            dur="" if state.duration_ms is None else state.duration_ms,
+            hid=state.hidden_before,
+            ttl=settings.PLAYSTATE_HOT_TTL_SECONDS,
+            movie=state.movie_id,
+        ),
     )
 
 
-def hide(profile_id: str, movie_id: str, *, now_ms: int) -> bool:
-    keys = [hot_key(profile_id, movie_id), PENDING]
-    return bool(_run(HIDE, keys, [member(profile_id, movie_id), now_ms]))
+async def hide(profile_id: str, movie_id: str, *, now_ms: int) -> bool:
+    """Hide the cached title up to its current winner; False when it is not in the cache."""
+    keys = scripts.HideKeys(hot_key(profile_id, movie_id), PENDING)
+    return bool(await scripts.HIDE(keys, scripts.HideArgs(member(profile_id, movie_id), now_ms)))
 
 
-def claim(*, now_ms: int, limit: int) -> tuple[int, list[str]]:
-    lease = settings.PLAYSTATE_CLAIM_LEASE_MS
-    deadline, members = _run(CLAIM, [PENDING, INFLIGHT], [now_ms, lease, limit])
+async def claim(*, now_ms: int, limit: int) -> tuple[int, list[str]]:
+    args = scripts.ClaimArgs(now_ms, settings.PLAYSTATE_CLAIM_LEASE_MS, limit)
+    deadline, members = await scripts.CLAIM(scripts.ClaimKeys(PENDING, INFLIGHT), args)
     return int(deadline), list(members)
 
 
-def ack(members: Iterable[str], *, deadline: int, written: int) -> None:
-    _run(ACK, [INFLIGHT, METRICS], [deadline, written, *members])
+async def ack(members: Iterable[str], *, deadline: int, written: int) -> None:
+    args: list[str | int] = [*scripts.AckArgs(deadline, written), *members]
+    await scripts.ACK(scripts.AckKeys(INFLIGHT, METRICS), args)
 
 
-def profile_stats(profile_id: str, *, now_ms: int) -> dict[str, int]:
+async def profile_stats(profile_id: str, *, now_ms: int) -> dict[str, int]:
     """Heartbeats the profile sent, and how many were limited, this hour and the last."""
     hour = now_ms // 3_600_000
-    pipe = client().pipeline(transaction=False)
+    pipe = aclient().pipeline(transaction=False)
     pipe.hgetall(stats_key(profile_id, hour - 1))
     pipe.hgetall(stats_key(profile_id, hour))
     totals = {"sent": 0, "limited": 0}
-    for fields in pipe.execute():
+    for fields in await pipe.execute():
         for name in totals:
             totals[name] += int(fields.get(name, 0))
     return totals
 
 
-def backlog() -> dict[str, int]:
-    pipe = client().pipeline(transaction=False)
+async def backlog() -> dict[str, int]:
+    pipe = aclient().pipeline(transaction=False)
     pipe.zcard(PENDING)
     pipe.zcard(INFLIGHT)
-    pending, inflight = pipe.execute()
+    pending, inflight = await pipe.execute()
     return {"pending": int(pending), "inflight": int(inflight)}

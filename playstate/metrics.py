@@ -10,6 +10,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from core.redis import aclient
 from playstate import hotlayer
 
 REJECTED_PREFIX = "rejected:"
@@ -30,31 +31,33 @@ def rejected(reason: str) -> str:
     return f"{REJECTED_PREFIX}{reason}"
 
 
-def incr(counters: Mapping[str, int]) -> None:
-    pipe = hotlayer.client().pipeline(transaction=False)
+async def incr(counters: Mapping[str, int]) -> None:
+    pipe = aclient().pipeline(transaction=False)
     for field, amount in counters.items():
         if amount:
             pipe.hincrby(hotlayer.METRICS, field, amount)
-    pipe.execute()
+    await pipe.execute()
 
 
-class _RedisCounters(Collector):
+class _Snapshot(Collector):
+    """The counters and the backlog as read from Redis a moment ago."""
+
+    def __init__(self, counters: Mapping[str, int], backlog: Mapping[str, int]) -> None:
+        self.counters, self.backlog = counters, backlog
+
     def collect(self) -> Iterator[Metric]:
-        raw = cast("dict[str, str]", hotlayer.client().hgetall(hotlayer.METRICS))
-        values = {field: int(value) for field, value in raw.items()}
         for field, doc in COUNTERS.items():
-            yield CounterMetricFamily(f"playstate_{field}", doc, value=values.get(field, 0))
+            yield CounterMetricFamily(f"playstate_{field}", doc, value=self.counters.get(field, 0))
         by_reason = CounterMetricFamily(
             "playstate_heartbeats_rejected",
             "Heartbeats refused with a 4xx, by reason.",
             labels=["reason"],
         )
-        for field, value in sorted(values.items()):
+        for field, value in sorted(self.counters.items()):
             if field.startswith(REJECTED_PREFIX):
                 by_reason.add_metric([field.removeprefix(REJECTED_PREFIX)], value)
         yield by_reason
-        backlog = hotlayer.backlog()
-        for name, value in backlog.items():
+        for name, value in self.backlog.items():
             yield GaugeMetricFamily(
                 f"playstate_{name}_titles",
                 f"Titles whose winning state is {name} on its way to the store.",
@@ -62,7 +65,9 @@ class _RedisCounters(Collector):
             )
 
 
-def render() -> bytes:
+async def render() -> bytes:
+    """Prometheus text of the deployment's counters; raises RedisError when Redis is down."""
+    raw = cast("dict[str, str]", await aclient().hgetall(hotlayer.METRICS))
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_RedisCounters())
+    registry.register(_Snapshot({k: int(v) for k, v in raw.items()}, await hotlayer.backlog()))
     return generate_latest(registry)

@@ -1,5 +1,5 @@
 """Which rate limit is in force for a profile, cached per process for a few seconds so that
-admin changes apply everywhere within `RATE_LIMIT_CACHE_SECONDS`, with no SQL query per
+admin changes apply everywhere within `PLAYSTATE_RATE_LIMIT_CACHE_SECONDS`, with no SQL query per
 heartbeat. The buckets themselves live in Redis (lua/ingest.lua)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.conf import settings
 
 from playstate.models import RateLimit
@@ -51,17 +51,11 @@ def stored() -> Snapshot:
     return _load()
 
 
-def in_force() -> Snapshot:
+async def in_force() -> Snapshot:
+    """The limits every heartbeat is checked against, at most a few seconds old."""
     global _snapshot
     if (snapshot := _fresh()) is None:
-        snapshot = _snapshot = _load()
-    return snapshot
-
-
-async def ain_force() -> Snapshot:
-    global _snapshot
-    if (snapshot := _fresh()) is None:
-        snapshot = _snapshot = await sync_to_async(_load)()
+        snapshot = _snapshot = await database_sync_to_async(_load)()
     return snapshot
 
 

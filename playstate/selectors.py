@@ -1,127 +1,122 @@
-"""Reads: resume position and Continue Watching. Cache first, then the store; a backend
-that is down degrades the answer, never fails it."""
+"""Reads: resume position, Continue Watching, history, a device's catch-up, the support view.
+
+Cache first, then the store; a backend that is down degrades the answer, never fails it
+(except history, which is the store's to give: it raises StoreUnavailable).
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Literal
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.conf import settings
 from redis.exceptions import RedisError
 
-from history.compaction import merged_records
-from history.store import get_store
+from catalog.durations import durations
+from core.domain import (
+    PlayState,
+    in_continue_watching,
+    is_completed,
+    latest_per_title,
+    newest_first,
+)
+from history.selectors import stored_records
+from history.store import StoreUnavailable, get_store
 from playstate import hotlayer
-from playstate.domain import PlayState, in_continue_watching, is_completed, latest_per_title
+from playstate.schemas import Cursor, Position, Source
 
 logger = logging.getLogger(__name__)
 
-Source = Literal["cache", "store", "default"]
 
-
-def position_get(*, profile_id: str, movie_id: str) -> tuple[PlayState | None, Source]:
+async def _from_store(profile_id: str, movie_id: str) -> PlayState | None:
     try:
-        if (state := hotlayer.get_state(profile_id, movie_id)) is not None:
-            return state, "cache"
-    except RedisError:
-        logger.warning("redis unreachable; reading %s/%s from the store", profile_id, movie_id)
-        return _position_from_store(profile_id, movie_id, repair=False)
-    return _position_from_store(profile_id, movie_id, repair=True)
-
-
-async def aposition_get(*, profile_id: str, movie_id: str) -> tuple[PlayState | None, Source]:
-    """`position_get` for the fast path's event loop."""
-    try:
-        if (state := await hotlayer.aget_state(profile_id, movie_id)) is not None:
-            return state, "cache"
-    except RedisError:
-        logger.warning("redis unreachable; reading %s/%s from the store", profile_id, movie_id)
-        return await sync_to_async(_position_from_store)(profile_id, movie_id, repair=False)
-    return await sync_to_async(_position_from_store)(profile_id, movie_id, repair=True)
-
-
-def _position_from_store(
-    profile_id: str, movie_id: str, *, repair: bool
-) -> tuple[PlayState | None, Source]:
-    store = get_store()
-    try:
-        state = store.get(profile_id, movie_id)
-    except store.errors:
+        state: PlayState | None = await database_sync_to_async(get_store().get)(
+            profile_id, movie_id
+        )
+        return state
+    except StoreUnavailable:
         logger.warning("store unreachable; answering the default position", exc_info=True)
-        return None, "default"
+        return None
+
+
+async def position_get(*, profile_id: str, movie_id: str) -> tuple[PlayState | None, Source]:
+    """The title's state and where it came from: cache → store (repairing the cache) → none."""
+    try:
+        if (state := await hotlayer.get_state(profile_id, movie_id)) is not None:
+            return state, Source.CACHE
+    except RedisError:
+        logger.warning("redis unreachable; reading %s/%s from the store", profile_id, movie_id)
+        state = await _from_store(profile_id, movie_id)
+        return state, Source.DEFAULT if state is None else Source.STORE
+    state = await _from_store(profile_id, movie_id)
     if state is None:
-        return None, "default"
-    if repair:
-        try:
-            hotlayer.repair(state)
-        except RedisError:
-            logger.warning("read repair of %s/%s failed", profile_id, movie_id)
-    return state, "store"
+        return None, Source.DEFAULT
+    try:
+        await hotlayer.repair(state)
+    except RedisError:
+        logger.warning("read repair of %s/%s failed", profile_id, movie_id)
+    return state, Source.STORE
 
 
-def position_view(
-    *,
-    profile_id: str,
-    movie_id: str,
-    state: PlayState | None,
-    source: Source,
-    catalog_duration_ms: int | None,
-) -> dict[str, Any]:
+async def position_answer(*, profile_id: str, movie_id: str) -> Position:
     """The resume answer (contract section 5); a completed title resumes at 0."""
+    state, source = await position_get(profile_id=profile_id, movie_id=movie_id)
     if state is None:
-        return {
-            "profile_id": profile_id,
-            "movie_id": movie_id,
-            "position_ms": 0,
-            "duration_ms": catalog_duration_ms,
-            "completed": False,
-            "client_request_time": None,
-            "device_id": None,
-            "event_type": None,
-            "source": source,
-        }
+        return Position(
+            profile_id=profile_id,
+            movie_id=movie_id,
+            position_ms=0,
+            duration_ms=(await durations([movie_id])).get(movie_id),
+            completed=False,
+            client_request_time=None,
+            device_id=None,
+            event_type=None,
+            source=source,
+        )
     completed = is_completed(
         state.position_ms, state.duration_ms, settings.PLAYSTATE_COMPLETION_RATIO
     )
-    return {
-        "profile_id": profile_id,
-        "movie_id": movie_id,
-        "position_ms": 0 if completed else state.position_ms,
-        "duration_ms": state.duration_ms,
-        "completed": completed,
-        "client_request_time": state.client_request_time,
-        "device_id": state.device_id,
-        "event_type": state.event_type,
-        "source": source,
-    }
+    return Position(
+        profile_id=profile_id,
+        movie_id=movie_id,
+        position_ms=0 if completed else state.position_ms,
+        duration_ms=state.duration_ms,
+        completed=completed,
+        client_request_time=state.client_request_time,
+        device_id=state.device_id,
+        event_type=state.event_type,
+        source=source,
+    )
 
 
-Cursor = tuple[int, str]  # (client time, movie id) of the last item of a page
-
-
-def hot_states(profile_id: str, *, reading: str) -> list[PlayState]:
+async def hot_states(profile_id: str, *, reading: str) -> list[PlayState]:
     """The profile's states in the hot layer, or none while Redis is down (then `reading`,
     for the log, is served from the store alone)."""
     try:
-        return hotlayer.recent_states(profile_id)
+        return await hotlayer.recent_states(profile_id)
     except RedisError:
         logger.warning("redis unreachable; %s from the store only", reading)
         return []
 
 
-def history_page(
+def _stored(profile_id: str, hot: list[PlayState]) -> tuple[dict[str, PlayState], set[str]]:
+    """The profile's LiveVH rows and CompressedVH records merged with `hot`, and the titles
+    that have a LiveVH row. Raises StoreUnavailable."""
+    store = get_store()
+    live = store.changed_since(profile_id, -1)
+    return stored_records(store, profile_id, [*live, *hot]), {s.movie_id for s in live}
+
+
+async def history_page(
     *, profile_id: str, limit: int, after: Cursor | None
 ) -> tuple[list[PlayState], Cursor | None]:
     """Every title the profile watched, newest first: LiveVH, CompressedVH and the hot layer
-    merged, one entry per title (the newer state wins). Raises the store's errors."""
-    hot = hot_states(profile_id, reading="history")
-    store = get_store()
-    live = store.changed_since(profile_id, -1)
-    records = merged_records(store, profile_id, [*live, *hot])
-    ordered = sorted(
-        records.values(), key=lambda s: (s.client_request_time, s.movie_id), reverse=True
-    )
+    merged, one entry per title (the newer state wins). Raises StoreUnavailable."""
+    hot = await hot_states(profile_id, reading="history")
+    records, _ = await database_sync_to_async(_stored)(profile_id, hot)
+    ordered = newest_first(records.values())
     if after is not None:
         ordered = [s for s in ordered if (s.client_request_time, s.movie_id) < after]
     page = ordered[:limit]
@@ -129,18 +124,76 @@ def history_page(
     return page, (page[-1].client_request_time, page[-1].movie_id) if more else None
 
 
-def continue_watching_list(*, profile_id: str, limit: int) -> list[PlayState]:
+async def continue_watching_list(*, profile_id: str, limit: int) -> list[PlayState]:
     """In-progress titles, most recent first: the store's rows overlaid with the hot layer's
     newer states (which may have completed, hidden or revived a title)."""
-    hot = hot_states(profile_id, reading="Continue Watching")
-    store = get_store()
+    hot = await hot_states(profile_id, reading="Continue Watching")
     try:
-        stored = store.continue_watching(profile_id, limit=limit + len(hot))
-    except store.errors:
+        stored = await database_sync_to_async(get_store().continue_watching)(
+            profile_id, limit=limit + len(hot)
+        )
+    except StoreUnavailable:
         logger.warning("store unreachable; Continue Watching from the cache only")
         stored = []
     ratio = settings.PLAYSTATE_COMPLETION_RATIO
     latest = latest_per_title([*stored, *hot])
-    row = [s for s in latest.values() if in_continue_watching(s, ratio)]
-    row.sort(key=lambda s: s.client_request_time, reverse=True)
-    return row[:limit]
+    return newest_first(s for s in latest.values() if in_continue_watching(s, ratio))[:limit]
+
+
+async def catch_up(*, profile_id: str, since: int) -> list[PlayState]:
+    """The latest state of every title of the profile whose winner is newer than `since`,
+    oldest first: the store's, overlaid with the hot layer's (newer, or not yet persisted)."""
+    try:
+        stored = await database_sync_to_async(get_store().changed_since)(profile_id, since)
+    except StoreUnavailable:
+        logger.warning("store unreachable; catch-up from the cache only")
+        stored = []
+    hot = [
+        s for s in await hot_states(profile_id, reading="catch-up") if s.client_request_time > since
+    ]
+    return newest_first(latest_per_title([*stored, *hot]).values())[::-1]
+
+
+@dataclass(frozen=True)
+class SupportRow:
+    """One title on a profile's support page: what the store and the cache each hold."""
+
+    stored: PlayState | None
+    cached: PlayState | None
+    compacted: bool
+
+    @property
+    def state(self) -> PlayState:
+        candidates = [s for s in (self.stored, self.cached) if s is not None]
+        return max(candidates, key=lambda s: s.ordering_key)
+
+    @property
+    def last_watched(self) -> datetime:
+        return datetime.fromtimestamp(self.state.client_request_time / 1000, tz=UTC)
+
+    @property
+    def completed(self) -> bool:
+        s = self.state
+        return is_completed(s.position_ms, s.duration_ms, settings.PLAYSTATE_COMPLETION_RATIO)
+
+
+async def support_history(profile_id: str) -> tuple[list[SupportRow], list[str]]:
+    """Every title of the profile, newest first, with what went wrong reading it."""
+    problems: list[str] = []
+    records: dict[str, PlayState] = {}
+    in_live: set[str] = set()
+    try:
+        records, in_live = await database_sync_to_async(_stored)(profile_id, [])
+    except StoreUnavailable as error:
+        problems.append(f"The store is unreachable ({error}).")
+    cached: dict[str, PlayState] = {}
+    try:
+        cached = {s.movie_id: s for s in await hotlayer.recent_states(profile_id)}
+    except RedisError as error:
+        problems.append(f"Redis is unreachable ({type(error).__name__}).")
+    rows = [
+        SupportRow(records.get(m), cached.get(m), m in records and m not in in_live)
+        for m in records.keys() | cached.keys()
+    ]
+    rows.sort(key=lambda r: (r.state.client_request_time, r.state.movie_id), reverse=True)
+    return rows, problems

@@ -1,15 +1,39 @@
+"""Celery tasks: thin, they run one service on this worker thread's event loop."""
+
 from __future__ import annotations
 
+import asyncio
+import threading
+
 from celery import shared_task
+from celery.signals import worker_process_shutdown
 from django.conf import settings
 
-from playstate import services
+_local = threading.local()
 
 
-@shared_task(ignore_result=True)
-def flush_pending() -> int:
+def _loop() -> asyncio.Runner:
+    # One event loop per worker thread, kept between tasks, so its Redis and Channels
+    # connections are reused (asgiref's async_to_sync would start a loop per call).
+    runner: asyncio.Runner | None = getattr(_local, "runner", None)
+    if runner is None:
+        runner = _local.runner = asyncio.Runner()
+    return runner
+
+
+@worker_process_shutdown.connect
+def _close_loop(**kwargs: object) -> None:
+    runner: asyncio.Runner | None = getattr(_local, "runner", None)
+    if runner is not None:
+        runner.close()
+
+
+@shared_task(name="playstate.tasks.flush_pending", ignore_result=True)
+def flush_pending_task() -> int:
     """Persist the winners of due titles; go on while a full batch suggests more are due."""
-    claimed = services.pending_flush()
+    from playstate.flush import pending_flush
+
+    claimed = _loop().run(pending_flush())
     if claimed >= settings.PLAYSTATE_FLUSH_BATCH:
-        flush_pending.apply_async()
+        flush_pending_task.apply_async()
     return claimed

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from django.urls import path, register_converter
 
+from core.domain import ID_REGEX
 from playstate import api
 
 
 class IdConverter:
-    regex = r"[A-Za-z0-9_.:-]{1,64}"
+    regex = ID_REGEX
 
     def to_python(self, value: str) -> str:
         return value
@@ -18,7 +19,6 @@ class IdConverter:
 register_converter(IdConverter, "id")
 
 urlpatterns = [
-    path("auth/token", api.TokenCreateApi.as_view(), name="token-create"),
     path("heartbeats", api.HeartbeatCreateApi.as_view(), name="heartbeats"),
     path(
         "profiles/<id:profile_id>/positions/<id:movie_id>",

@@ -1,11 +1,17 @@
 """Heartbeats and the answers the contract promises for them, shared by the in-process API
-tests (DRF view) and the end-to-end tests (the ASGI fast path), so both answer alike."""
+tests (the ASGI application, with and without the fast path) and the end-to-end tests."""
 
 from __future__ import annotations
 
 import time
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
+
+import jsonschema
+
+from playstate.events import MESSAGES
+from playstate.hotlayer import Limits
 
 DURATION_MS = 600_000
 DROP = object()  # a field to leave out
@@ -35,17 +41,32 @@ class Invalid:
     field: str  # the key the error names
 
 
+FIELDS = (
+    "profile_id",
+    "movie_id",
+    "video_timestamp_ms",
+    "client_request_time",
+    "device_id",
+    "event_type",
+    "event_id",
+)
+STRINGS = {"profile_id", "movie_id", "device_id", "event_type", "event_id"}
+# A JSON value of every other type, for every field: each is a 400 naming the field.
+WRONG_TYPES = {"a list": [], "an object": {}, "a boolean": True, "a fraction": 1.5}
+
 INVALID = [
-    *[Invalid(f"missing {f}", heartbeat(**{f: DROP}), f) for f in (
-        "profile_id", "movie_id", "video_timestamp_ms", "client_request_time", "device_id",
-        "event_type",
-    )],
+    *[
+        Invalid(f"{f} as {kind}", heartbeat(**{f: value}), f)
+        for f in FIELDS for kind, value in WRONG_TYPES.items()
+    ],
+    *[Invalid(f"{f} as a number", heartbeat(**{f: 10}), f) for f in sorted(STRINGS)],
+    Invalid("movie id with a final newline", heartbeat(movie_id="m1\n"), "movie_id"),
+    Invalid("device id with a control character", heartbeat(device_id="tv\x00"), "device_id"),
+    *[Invalid(f"missing {f}", heartbeat(**{f: DROP}), f) for f in FIELDS[:-1]],
     Invalid("profile id with a space", heartbeat(profile_id="alice tv"), "profile_id"),
     Invalid("movie id of 65 characters", heartbeat(movie_id="m" * 65), "movie_id"),
     Invalid("negative position", heartbeat(video_timestamp_ms=-1), "video_timestamp_ms"),
     Invalid("position as a string", heartbeat(video_timestamp_ms="10"), "video_timestamp_ms"),
-    Invalid("fractional position", heartbeat(video_timestamp_ms=1.5), "video_timestamp_ms"),
-    Invalid("boolean position", heartbeat(video_timestamp_ms=True), "video_timestamp_ms"),
     Invalid(
         "position past the title's end",
         heartbeat(video_timestamp_ms=DURATION_MS + 1),
@@ -68,10 +89,12 @@ INVALID = [
 ]  # fmt: skip
 
 
-def unlimited() -> Any:
+def unlimited() -> Limits:
     """Limits that never bite, for tests that call the ingest script directly."""
-    from collections import defaultdict
-
-    from playstate.hotlayer import Limits
-
     return Limits(account_id=0, per_profile=defaultdict(lambda: (10**6, 10**6)))
+
+
+def check_message(message: dict[str, Any]) -> dict[str, Any]:
+    """A pushed message, checked against the JSON schema generated from its declaration."""
+    jsonschema.validate(message, MESSAGES[message["type"]].model_json_schema())
+    return message

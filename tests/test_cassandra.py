@@ -6,8 +6,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core.domain import EventType, PlayState
 from history.cql.store import CassandraStore, decode_state, encode_state
-from playstate.domain import PlayState
 from tests.conftest import CassandraCluster
 
 T = 1_705_820_000_000
@@ -19,7 +19,7 @@ tied = st.builds(
     position_ms=st.integers(0, 2**40),
     client_request_time=st.just(T),
     device_id=st.text(st.characters(exclude_categories=["Cc", "Cs"]), min_size=1, max_size=8),
-    event_type=st.sampled_from(["HEARTBEAT", "PAUSE", "STOP", "SEEK", "START"]),
+    event_type=st.sampled_from(list(EventType)),
     duration_ms=st.none() | st.integers(1, 2**40),
 )
 
@@ -47,8 +47,8 @@ def test_the_state_cell_round_trips(state: PlayState) -> None:
 def test_the_write_timestamp_is_the_winning_client_time_in_microseconds(
     cassandra_store: CassandraStore, cassandra: CassandraCluster
 ) -> None:
-    late = PlayState("u123", "m456", 540_500, T + 15_000, "phone_01", "PAUSE", 600_000)
-    stale = PlayState("u123", "m456", 100_000, T, "tv", "HEARTBEAT", 600_000)
+    late = PlayState("u123", "m456", 540_500, T + 15_000, "phone_01", EventType.PAUSE, 600_000)
+    stale = PlayState("u123", "m456", 100_000, T, "tv", EventType.HEARTBEAT, 600_000)
     cassandra_store.write([late])
     cassandra_store.write([stale])  # arrives late: Cassandra ignores it
     row = cassandra_store.session.execute(
@@ -79,7 +79,7 @@ def test_a_flush_of_many_profiles_is_one_batch_per_partition(
             m * 1_000,
             T + m,
             "tv",
-            "HEARTBEAT",
+            EventType.HEARTBEAT,
             None,
             hidden_before=T if m == 0 else 0,
         )

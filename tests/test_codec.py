@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core.domain import EventType, PlayState
 from history import codec
-from playstate.domain import PlayState
 
 records = st.lists(
     st.builds(
@@ -16,7 +16,7 @@ records = st.lists(
         position_ms=st.integers(0, 10**10),
         client_request_time=st.integers(10**11, 10**13),
         device_id=st.text(min_size=1, max_size=20),
-        event_type=st.sampled_from(["START", "HEARTBEAT", "PAUSE", "STOP", "SEEK"]),
+        event_type=st.sampled_from(list(EventType)),
         duration_ms=st.none() | st.integers(1, 10**10),
         hidden_before=st.just(0) | st.integers(10**11, 10**13),
     ),
@@ -47,7 +47,12 @@ def test_linear_watching_costs_a_few_bytes_a_record() -> None:
     start, day = 1_700_000_000_000, 86_400_000
     year = [
         PlayState(
-            "p", f"show.s{e // 10:02d}e{e % 10:02d}", 2_580_000, start + e * day, "tv", "STOP"
+            "p",
+            f"show.s{e // 10:02d}e{e % 10:02d}",
+            2_580_000,
+            start + e * day,
+            "tv",
+            EventType.STOP,
         )
         for e in range(365)
     ]
@@ -58,7 +63,9 @@ def test_linear_watching_costs_a_few_bytes_a_record() -> None:
 
 def test_a_state_newer_than_its_hiding_by_one_millisecond_keeps_it() -> None:
     # Hypothesis found this: the first layout wrote "hidden a millisecond before" as "never".
-    state = PlayState("p", "m", 0, 100_000_000_001, "tv", "START", hidden_before=100_000_000_000)
+    state = PlayState(
+        "p", "m", 0, 100_000_000_001, "tv", EventType.START, hidden_before=100_000_000_000
+    )
     assert codec.decode(codec.encode([state]), profile_id="p") == [state]
 
 
@@ -69,6 +76,8 @@ def test_blobs_of_the_first_layout_still_read() -> None:
         "99180f9e57e1e1da0be2183131303000007ec10ecc"
     )
     assert codec.decode(blob, profile_id="p") == [
-        PlayState("p", "m1", 60_000, 1_700_000_000_000, "tv", "PAUSE", 600_000, 1_700_000_000_005),
-        PlayState("p", "m2", 1, 1_700_000_000_010, "tv", "HEARTBEAT", None),
+        PlayState(
+            "p", "m1", 60_000, 1_700_000_000_000, "tv", EventType.PAUSE, 600_000, 1_700_000_000_005
+        ),
+        PlayState("p", "m2", 1, 1_700_000_000_010, "tv", EventType.HEARTBEAT, None),
     ]

@@ -1,16 +1,20 @@
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
-from playstate.auth import principal_for_token
-from playstate.models import Movie, Profile
+from accounts.auth import Principal, principal_for_token
+from accounts.models import Profile
+from catalog.models import Movie
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
+Run = Callable[[Coroutine[Any, Any, Any]], Any]
 
 
 def issue(*args: str) -> str:
@@ -19,23 +23,27 @@ def issue(*args: str) -> str:
     return out.getvalue()
 
 
-def test_issue_token_prints_only_a_token_for_the_account_and_its_profiles() -> None:
+def principal(run: Run, token: str) -> Principal:
+    found: Principal | None = run(principal_for_token(token))
+    assert found is not None
+    return found
+
+
+def test_issue_token_prints_only_a_token_for_the_account_and_its_profiles(run: Run) -> None:
     output = issue("carol", "--profile", "carol-tv", "--profile", "carol-phone")
     token = output.strip()
     assert output == token + "\n"
     assert " " not in token
     assert len(token) >= 40
-    principal = principal_for_token(token)
-    assert principal is not None
-    assert principal.profile_ids == {"carol-tv", "carol-phone"}
+    assert principal(run, token).profile_ids == {"carol-tv", "carol-phone"}
 
 
-def test_issue_token_again_adds_profiles_and_keeps_old_tokens() -> None:
+def test_issue_token_again_adds_profiles_and_keeps_old_tokens(run: Run) -> None:
     first = issue("carol", "--profile", "carol-tv").strip()
     second = issue("carol", "--profile", "carol-kids").strip()
     assert first != second
     assert get_user_model().objects.filter(username="carol").count() == 1
-    assert principal_for_token(first).profile_ids == {"carol-tv", "carol-kids"}  # type: ignore[union-attr]
+    assert principal(run, first).profile_ids == {"carol-tv", "carol-kids"}
 
 
 def test_issue_token_refuses_someone_elses_profile_and_bad_ids() -> None:
@@ -44,6 +52,8 @@ def test_issue_token_refuses_someone_elses_profile_and_bad_ids() -> None:
         issue("dave", "--profile", "shared")
     with pytest.raises(CommandError, match="profile"):
         issue("dave", "--profile", "has space")
+    with pytest.raises(CommandError, match="profile"):
+        issue("dave", "--profile", "newline\n")
     assert not Profile.objects.filter(account__username="dave").exists()
 
 

@@ -9,10 +9,11 @@ import pytest
 import redis
 from django.core.management import CommandError, call_command
 
+from core.domain import EventType, PlayState
 from history import codec
 from history.compaction import DAY_MS, compact_profile
+from history.selectors import stored_records
 from history.store import HistoryStore
-from playstate.domain import PlayState
 
 NOW = 1_800_000_000_000
 CUTOFF = NOW - 30 * DAY_MS
@@ -20,14 +21,12 @@ CUTOFF = NOW - 30 * DAY_MS
 
 def state(movie: str, days_ago: float, pos: int = 1_000, **kw: Any) -> PlayState:
     crt = NOW - int(days_ago * DAY_MS)
-    return PlayState("p1", movie, pos, crt, kw.pop("device", "tv"), "STOP", 100_000, **kw)
+    return PlayState("p1", movie, pos, crt, kw.pop("device", "tv"), EventType.STOP, 100_000, **kw)
 
 
 def everything(store: HistoryStore) -> dict[str, PlayState]:
     """What a reader sees: LiveVH over CompressedVH, newest state per title."""
-    from history.compaction import merged_records
-
-    return merged_records(store, "p1", store.changed_since("p1", -1))
+    return stored_records(store, "p1", store.changed_since("p1", -1))
 
 
 def test_old_rows_move_and_recent_ones_stay(store: HistoryStore) -> None:
@@ -118,7 +117,7 @@ def test_the_command_reports_what_it_did(redis_client: redis.Redis, settings: An
 
     settings.PLAYSTATE_STORE = "sql"
     SqlStore().write(
-        [state("old", 10**4), PlayState("p2", "x", 5, NOW - 400 * DAY_MS, "tv", "STOP")]
+        [state("old", 10**4), PlayState("p2", "x", 5, NOW - 400 * DAY_MS, "tv", EventType.STOP)]
     )
     out = StringIO()
     call_command("compact_history", "--older-than-days", "30", stdout=out)

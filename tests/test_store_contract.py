@@ -10,8 +10,8 @@ import threading
 import pytest
 from django.db import connections
 
+from core.domain import EventType, PlayState
 from history.store import HistoryStore
-from playstate.domain import PlayState
 
 T = 1_700_000_000_000
 
@@ -20,7 +20,7 @@ def state(
     movie: str = "m1", pos: int = 1_000, crt: int = T, dev: str = "tv", **kw: object
 ) -> PlayState:
     values: dict[str, object] = {
-        "event_type": "HEARTBEAT",
+        "event_type": EventType.HEARTBEAT,
         "duration_ms": 100_000,
         "hidden_before": 0,
     }
@@ -29,7 +29,7 @@ def state(
 
 
 def test_it_reads_back_what_it_wrote(store: HistoryStore) -> None:
-    written = state(pos=5_000, event_type="PAUSE")
+    written = state(pos=5_000, event_type=EventType.PAUSE)
     assert store.write([written]) == 1
     assert store.get("p1", "m1") == written
     assert store.get("p1", "nothing") is None
@@ -53,8 +53,8 @@ def test_ties_break_on_position_then_device(store: HistoryStore) -> None:
     assert (stored.position_ms, stored.device_id) == (5, "tv")
     store.write([state(pos=5, dev="tw")])
     assert store.get("p1", "m1").device_id == "tw"  # type: ignore[union-attr]
-    store.write([state(pos=5, dev="tw", event_type="PAUSE")])
-    store.write([state(pos=5, dev="tw", event_type="HEARTBEAT")])
+    store.write([state(pos=5, dev="tw", event_type=EventType.PAUSE)])
+    store.write([state(pos=5, dev="tw", event_type=EventType.HEARTBEAT)])
     assert store.get("p1", "m1").event_type == "PAUSE"  # type: ignore[union-attr]
 
 

@@ -4,21 +4,20 @@ channel layer; every message a device receives is checked against its schema."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
-import jsonschema
 import pytest
 import redis
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from config.asgi import application
+from core.clock import now_ms
+from core.domain import EventType, PlayState
 from history.store import get_store
-from playstate import hotlayer, services
-from playstate.domain import PlayState
-from playstate.validation import Heartbeat
-from sync import push
-from sync.messages import SCHEMAS
+from playstate import events, hotlayer, services
+from playstate.flush import pending_flush
+from playstate.hotlayer import IngestItem
+from tests.cases import check_message as check
 from tests.cases import unlimited
 
 pytestmark = [pytest.mark.anyio, pytest.mark.django_db(transaction=True)]
@@ -26,20 +25,18 @@ pytestmark = [pytest.mark.anyio, pytest.mark.django_db(transaction=True)]
 T = 1_800_000_000_000
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
+def state(
+    movie: str = "m1",
+    device: str = "phone",
+    crt: int = T,
+    event: EventType = EventType.PAUSE,
+) -> PlayState:
+    return PlayState("alice-tv", movie, 60_000, crt, device, event, 600_000)
 
 
-def state(movie: str = "m1", device: str = "phone", crt: int = T, **kw: Any) -> PlayState:
-    return PlayState(
-        "alice-tv", movie, 60_000, crt, device, kw.pop("event", "PAUSE"), 600_000, **kw
-    )
-
-
-def check(message: dict[str, Any]) -> dict[str, Any]:
-    jsonschema.validate(message, SCHEMAS[message["type"]])
-    return message
+async def ingest(*states: PlayState, now: int = T) -> None:
+    items = [IngestItem(s, None) for s in states]
+    await hotlayer.ingest(items, now_ms=now, counters={}, limits=unlimited(), may_create=True)
 
 
 async def connect(
@@ -88,7 +85,7 @@ async def test_another_device_hears_of_a_change_and_the_sender_does_not(
     devices: tuple[WebsocketCommunicator, WebsocketCommunicator],
 ) -> None:
     tv, phone = devices
-    await sync_to_async(push.publish_updates)([state(device="phone")])
+    await events.publish_updates([state(device="phone")])
     message = check(await tv.receive_json_from(timeout=3))
     assert message == {
         "type": "playstate.update",
@@ -107,12 +104,8 @@ async def test_a_flushed_pause_is_pushed(
     devices: tuple[WebsocketCommunicator, WebsocketCommunicator], redis_client: redis.Redis
 ) -> None:
     tv, phone = devices
-    paused = state(device="phone", event="PAUSE")
-    now = services.now_ms()  # a PAUSE is due at once
-    await sync_to_async(hotlayer.ingest)(
-        [Heartbeat(paused, None)], now_ms=now, counters={}, limits=unlimited(), may_create=True
-    )
-    assert await sync_to_async(services.pending_flush)() == 1
+    await ingest(state(device="phone", event=EventType.PAUSE), now=now_ms())  # due at once
+    assert await pending_flush() == 1
     assert check(await tv.receive_json_from(timeout=3))["event_type"] == "PAUSE"
     assert await phone.receive_nothing(timeout=0.3)
     assert redis_client.hget(hotlayer.METRICS, "sync_pushes") == "1"
@@ -122,10 +115,8 @@ async def test_a_removal_reaches_every_device(
     devices: tuple[WebsocketCommunicator, WebsocketCommunicator],
 ) -> None:
     tv, phone = devices
-    await sync_to_async(hotlayer.ingest)(
-        [Heartbeat(state(), None)], now_ms=T, counters={}, limits=unlimited(), may_create=True
-    )
-    await sync_to_async(services.continue_watching_remove)(profile_id="alice-tv", movie_id="m1")
+    await ingest(state())
+    await services.continue_watching_remove(profile_id="alice-tv", movie_id="m1")
     for device in (tv, phone):
         assert check(await device.receive_json_from(timeout=3)) == {
             "type": "playstate.removed",
@@ -137,19 +128,10 @@ async def test_a_removal_reaches_every_device(
 async def test_a_device_catches_up_on_what_changed_while_it_was_away(
     redis_client: redis.Redis, alice: str
 ) -> None:
-    await sync_to_async(get_store().write)(
+    await database_sync_to_async(get_store().write)(
         [state("stored-old", crt=T - 10_000), state("stored-new", crt=T + 1, device="phone")]
     )
-    await sync_to_async(hotlayer.ingest)(
-        [
-            Heartbeat(state("hot", crt=T + 2, device="laptop"), None),
-            Heartbeat(state("mine", crt=T + 3, device="tv"), None),
-        ],
-        now_ms=T,
-        counters={},
-        limits=unlimited(),
-        may_create=True,
-    )
+    await ingest(state("hot", crt=T + 2, device="laptop"), state("mine", crt=T + 3, device="tv"))
     tv = await connect(f"profile_id=alice-tv&device_id=tv&token={alice}&since={T}")
     received = [check(await tv.receive_json_from(timeout=3)) for _ in range(2)]
     assert [(m["movie_id"], m["device_id"]) for m in received] == [
@@ -157,6 +139,24 @@ async def test_a_device_catches_up_on_what_changed_while_it_was_away(
         ("hot", "laptop"),
     ]
     assert await tv.receive_nothing(timeout=0.3)
-    await sync_to_async(push.publish_updates)([state("live", crt=T + 4)])
+    await events.publish_updates([state("live", crt=T + 4)])
     assert check(await tv.receive_json_from(timeout=3))["movie_id"] == "live"
     await tv.disconnect()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "profile_id=alice-tv",
+        "profile_id=alice-tv&device_id=",
+        "profile_id=alice-tv%0A&device_id=tv",
+        "profile_id=alice-tv&device_id=tv&since=%C2%B2",
+        "profile_id=alice-tv&device_id=tv&since=-1",
+        "profile_id=alice-tv&device_id=tv&since=" + "9" * 5000,
+    ],
+    ids=["no device", "empty device", "newline", "superscript since", "negative", "huge"],
+)
+async def test_a_malformed_query_is_closed_4400(
+    redis_client: redis.Redis, alice: str, query: str
+) -> None:
+    assert await closed_with(await connect(f"{query}&token={alice}")) == 4400

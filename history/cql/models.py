@@ -11,7 +11,7 @@ from django_cassandra_engine.models import DjangoCassandraModel
 class LiveVHRow(DjangoCassandraModel):  # type: ignore[misc]
     """The Cassandra store's recent history: one partition per profile, a row per title.
 
-    Written only through `history.cassandra.CassandraStore`, with each heartbeat's
+    Written only through `history.cql.store.CassandraStore`, with each heartbeat's
     client_request_time as the cells' write timestamp, so Cassandra itself keeps the newest.
     """
 
@@ -21,7 +21,7 @@ class LiveVHRow(DjangoCassandraModel):  # type: ignore[misc]
     movie_id = columns.Text(primary_key=True)  # clustering column
     position_ms = columns.BigInt()
     client_request_time = columns.BigInt()
-    # The winning state as one cell (see history/cassandra.py: encode_state), so a tie on the
+    # The winning state as one cell (see history/cql/store.py: encode_state), so a tie on the
     # write timestamp cannot mix the fields of two heartbeats.
     state = columns.Blob()
     hidden_before = columns.BigInt()
@@ -32,7 +32,7 @@ class LiveVHRow(DjangoCassandraModel):  # type: ignore[misc]
 
 class CompressedVHRow(DjangoCassandraModel):  # type: ignore[misc]
     """Older history rolled into one compressed blob per profile, split into chunks; the
-    static columns name the complete version readers use (the rollup is issue #5)."""
+    static columns name the complete version readers use (history/compaction.py)."""
 
     __table_name__ = "compressed_vh"
 

@@ -9,7 +9,7 @@ None into a DELETE at server time, and cannot put a timestamp on each statement 
 On equal timestamps Cassandra keeps, cell by cell, the value whose bytes compare greater
 (Java's signed `ByteBuffer.compareTo`). Position, device, event type and duration are
 therefore one cell, `state`, encoded so that this comparison orders it exactly as
-`playstate.domain.ordering_key` does. `position_ms` repeats the position for operators
+`core.domain.ordering_key` does. `position_ms` repeats the position for operators
 (`SELECT writetime(position_ms) ...`); on an exact-millisecond tie between two different
 states it may hold the other one's value, and `state` is what reads use.
 """
@@ -30,9 +30,9 @@ from cassandra.query import BatchStatement, BatchType, PreparedStatement
 from django.conf import settings
 from django.db import connections
 
+from core.domain import EventType, PlayState, in_continue_watching
 from history import codec
-from history.store import compacted_record
-from playstate.domain import PlayState, in_continue_watching
+from history.store import compacted_record, raises_store_unavailable
 
 FORMAT = 1
 _U64 = struct.Struct(">Q")
@@ -72,20 +72,16 @@ def decode_state(
         position_ms=position,
         client_request_time=client_request_time,
         device_id=device.decode(),
-        event_type=event.decode(),
+        event_type=EventType(event.decode()),
         duration_ms=duration - 1 if duration else None,
         hidden_before=hidden_before,
     )
 
 
+@raises_store_unavailable(
+    NoHostAvailable, DriverException, RequestExecutionException, CQLEngineException
+)
 class CassandraStore:
-    errors: tuple[type[Exception], ...] = (
-        NoHostAvailable,
-        DriverException,
-        RequestExecutionException,
-        CQLEngineException,
-    )
-
     def __init__(self, alias: str = "cassandra", *, batch_partitions: bool = True) -> None:
         self.alias = alias
         # False sends every statement on its own (make bench compares the two).

@@ -1,10 +1,11 @@
 -- Release claims after their states were written; a claim taken over by another worker
 -- (its lease ran out) has another deadline and stays.
--- KEYS: inflight, metrics; ARGV: deadline, written count, members...
-for i = 3, #ARGV do
-  if tonumber(redis.call('ZSCORE', KEYS[1], ARGV[i])) == tonumber(ARGV[1]) then
-    redis.call('ZREM', KEYS[1], ARGV[i])
+-- KEYS: K; ARGV: A, then the members (playstate/scripts.py)
+local deadline = tonumber(ARGV[A.deadline])
+for i = A_N + 1, #ARGV do
+  if tonumber(redis.call('ZSCORE', KEYS[K.inflight], ARGV[i])) == deadline then
+    redis.call('ZREM', KEYS[K.inflight], ARGV[i])
   end
 end
-redis.call('HINCRBY', KEYS[2], 'store_writes', ARGV[2])
+redis.call('HINCRBY', KEYS[K.metrics], 'store_writes', ARGV[A.written])
 return 1

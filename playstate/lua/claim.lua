@@ -1,13 +1,15 @@
 -- Claim due titles for one worker, first taking back claims whose lease ran out.
--- KEYS: pending, inflight; ARGV: now, lease, limit
-local now, deadline, limit = tonumber(ARGV[1]), tonumber(ARGV[1]) + tonumber(ARGV[2]), ARGV[3]
-for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, limit)) do
-  redis.call('ZREM', KEYS[2], m)
-  redis.call('ZADD', KEYS[1], 'LT', now, m)
+-- KEYS: K; ARGV: A (playstate/scripts.py)
+local pending, inflight = KEYS[K.pending], KEYS[K.inflight]
+local now, limit = tonumber(ARGV[A.now]), ARGV[A.limit]
+local deadline = now + tonumber(ARGV[A.lease])
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', inflight, '-inf', now, 'LIMIT', 0, limit)) do
+  redis.call('ZREM', inflight, m)
+  redis.call('ZADD', pending, 'LT', now, m)
 end
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, limit)
+local due = redis.call('ZRANGEBYSCORE', pending, '-inf', now, 'LIMIT', 0, limit)
 for _, m in ipairs(due) do
-  redis.call('ZREM', KEYS[1], m)
-  redis.call('ZADD', KEYS[2], deadline, m)
+  redis.call('ZREM', pending, m)
+  redis.call('ZADD', inflight, deadline, m)
 end
 return {deadline, due}

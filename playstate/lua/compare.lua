@@ -1,4 +1,4 @@
--- playstate.domain.ordering_key: greater (crt, pos, device, event, duration) wins. Strings
+-- core.domain.ordering_key: greater (crt, pos, device, event, duration) wins. Strings
 -- compare bytewise, as in Python and SQL, whatever collation the server's locale gives '>'.
 local function bytes_gt(a, b)
   for i = 1, math.min(#a, #b) do

@@ -1,7 +1,7 @@
 -- Hide a title from Continue Watching up to its current winner, and schedule the write.
--- KEYS: hot, pending; ARGV: member, now
-local crt = redis.call('HGET', KEYS[1], 'crt')
+-- KEYS: K; ARGV: A (playstate/scripts.py)
+local crt = redis.call('HGET', KEYS[K.hot], 'crt')
 if not crt then return 0 end
-redis.call('HSET', KEYS[1], 'hid', crt)
-redis.call('ZADD', KEYS[2], 'LT', ARGV[2], ARGV[1])
+redis.call('HSET', KEYS[K.hot], 'hid', crt)
+redis.call('ZADD', KEYS[K.pending], 'LT', ARGV[A.now], ARGV[A.member])
 return 1

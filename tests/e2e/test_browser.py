@@ -87,7 +87,7 @@ def test_support_staff_change_a_rate_limit_and_the_next_burst_obeys_it(
     page.fill("#id_username", "sam")
     page.fill("#id_password", "support-pass-123")
     page.click("input[type=submit]")
-    page.goto(f"{running.stack.url}/admin/playstate/profile/?q=alice")
+    page.goto(f"{running.stack.url}/admin/accounts/profile/?q=alice")
     page.click("text=alice-tv")
     expect(page.locator('#history tr[data-movie="admin-film"]')).to_contain_text("654000 ms")
     found = re.search(r"/profile/(\d+)/change/", page.url)
@@ -106,7 +106,7 @@ def test_support_staff_change_a_rate_limit_and_the_next_burst_obeys_it(
     answer = running.post(running.alice, {"heartbeats": burst}).json()
     assert (answer["accepted"], answer["rate_limited"]) == (2, 3)
 
-    page.goto(f"{running.stack.url}/admin/playstate/profile/{profile_pk}/change/")
+    page.goto(f"{running.stack.url}/admin/accounts/profile/{profile_pk}/change/")
     expect(page.locator("#recent-limited")).to_have_text("3")
     page.click("text=Reset to the default")
     expect(page.locator("ul.messagelist")).to_contain_text("Reset the rate limit to the default.")

@@ -7,13 +7,11 @@ import asyncio
 import json
 from typing import Any
 
-import jsonschema
 import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
 
-from sync.messages import SCHEMAS
-from tests.cases import heartbeat, now_s
+from tests.cases import check_message, heartbeat, now_s
 from tests.e2e.conftest import Running
 
 pytestmark = pytest.mark.e2e
@@ -25,8 +23,7 @@ def ws_url(running: Running, query: str) -> str:
 
 async def next_message(socket: Any, timeout: float = 10) -> dict[str, Any]:
     message: dict[str, Any] = json.loads(await asyncio.wait_for(socket.recv(), timeout))
-    jsonschema.validate(message, SCHEMAS[message["type"]])
-    return message
+    return check_message(message)
 
 
 async def nothing_within(socket: Any, seconds: float) -> bool:

@@ -5,8 +5,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from core.clock import now_ms
 from history.compaction import compact_history
-from playstate.services import now_ms
 
 
 class Command(BaseCommand):

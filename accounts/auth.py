@@ -1,0 +1,153 @@
+"""Bearer tokens, with a per-process cache so the heartbeat path costs no SQL query.
+
+A cached token is trusted for `PLAYSTATE_AUTH_CACHE_SECONDS`; revoking a token therefore
+takes effect within that time. A profile missing from a cached entry triggers one refresh (at
+most once a second per token), so a profile attached a moment ago works at once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from django.conf import settings
+from rest_framework import authentication, exceptions, permissions
+
+from accounts.models import ApiToken, Profile, hash_token
+
+if TYPE_CHECKING:
+    # DRF imports its default authentication class (this module's) from rest_framework.views.
+    from rest_framework.request import Request
+    from rest_framework.views import APIView
+
+NOT_PROVIDED = "Authentication credentials were not provided."
+INVALID = "Invalid token."
+NOT_YOURS = "This profile does not belong to your account."
+REFRESH_AFTER_SECONDS = 1.0
+MAX_ENTRIES = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who a token acts for: an account and its profiles."""
+
+    account_id: int
+    profile_ids: frozenset[str]
+    loaded_at: float
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+
+_cache: dict[str, tuple[Principal, float]] = {}
+
+
+def bearer_token(header: str | None) -> str | None:
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def _load(key_hash: str) -> Principal | None:
+    token = ApiToken.objects.filter(key_hash=key_hash).values_list("account_id", flat=True)
+    account_id = token.first()
+    if account_id is None:
+        return None
+    profiles = Profile.objects.filter(account_id=account_id).values_list("profile_id", flat=True)
+    return Principal(account_id, frozenset(profiles), time.monotonic())
+
+
+def _cached(key_hash: str, profile_ids: Collection[str]) -> Principal | None:
+    entry = _cache.get(key_hash)
+    if entry is None:
+        return None
+    principal, expires = entry
+    now = time.monotonic()
+    if now >= expires:
+        return None
+    if now - principal.loaded_at > REFRESH_AFTER_SECONDS and not principal.profile_ids.issuperset(
+        profile_ids
+    ):
+        return None
+    return principal
+
+
+def _remember(key_hash: str, principal: Principal | None) -> None:
+    if principal is None:
+        _cache.pop(key_hash, None)
+        return
+    if len(_cache) >= MAX_ENTRIES:
+        _cache.clear()
+    _cache[key_hash] = (principal, time.monotonic() + settings.PLAYSTATE_AUTH_CACHE_SECONDS)
+
+
+async def principal_for_token(token: str, *, profile_ids: Collection[str] = ()) -> Principal | None:
+    """The account behind a token; `profile_ids` are the profiles the caller is about to use."""
+    key_hash = hash_token(token)
+    if cached := _cached(key_hash, profile_ids):
+        return cached
+    principal: Principal | None = await database_sync_to_async(_load)(key_hash)
+    _remember(key_hash, principal)
+    return principal
+
+
+class Unauthenticated(Exception):
+    """No credentials, or credentials that name no account: HTTP 401."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+async def authenticate(authorization: str | None, *, profile_ids: Collection[str]) -> Principal:
+    """The principal of an `Authorization: Bearer` header; raises Unauthenticated."""
+    token = bearer_token(authorization)
+    if token is None:
+        raise Unauthenticated(INVALID if authorization else NOT_PROVIDED)
+    principal = await principal_for_token(token, profile_ids=profile_ids)
+    if principal is None:
+        raise Unauthenticated(INVALID)
+    return principal
+
+
+def clear_cache() -> None:
+    _cache.clear()
+
+
+class BearerTokenAuthentication(authentication.BaseAuthentication):
+    """DRF's side of `authenticate`: the views' `request.user` is the Principal."""
+
+    def authenticate(self, request: Request) -> tuple[Principal, None] | None:
+        header = request.headers.get("Authorization")
+        if not header:
+            return None
+        profile_id = request.parser_context["kwargs"].get("profile_id")
+        try:
+            principal = async_to_sync(authenticate)(
+                header, profile_ids=[profile_id] if profile_id else ()
+            )
+        except Unauthenticated as error:
+            raise exceptions.AuthenticationFailed(error.detail) from None
+        return principal, None
+
+    def authenticate_header(self, request: Request) -> str:
+        return "Bearer"
+
+
+class OwnsProfile(permissions.BasePermission):
+    """The `profile_id` in the URL is one of the token's account's profiles."""
+
+    message = NOT_YOURS
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        principal = request.user
+        profile_id = view.kwargs.get("profile_id")
+        return isinstance(principal, Principal) and profile_id in principal.profile_ids

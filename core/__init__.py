@@ -1,0 +1,1 @@
+"""The bottom layer: playback-state rules and the plumbing every app shares. Imports no app."""

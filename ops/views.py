@@ -1,0 +1,79 @@
+"""Operations endpoints: liveness, readiness, metrics, and the index page. Plain Django views,
+no auth (keep `/metrics` and `/readyz` off the public internet at the load balancer)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from celery import current_app
+from channels.db import database_sync_to_async
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from redis.exceptions import RedisError
+
+from core.redis import aclient
+from history.store import get_store
+from playstate import metrics
+
+logger = logging.getLogger(__name__)
+
+HEALTHY = {"status": "ok"}
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Touches no backend (`config/fastpath.py` answers it before Django, the same way)."""
+    return JsonResponse(HEALTHY)
+
+
+async def _redis() -> None:
+    await aclient().ping()
+
+
+async def _store() -> None:
+    await database_sync_to_async(get_store().ping)()
+
+
+def _connect_to_broker() -> None:
+    with current_app.connection_for_write() as connection:
+        connection.ensure_connection(max_retries=1)
+
+
+async def _broker() -> None:
+    await asyncio.to_thread(_connect_to_broker)
+
+
+CHECKS: dict[str, Callable[[], Awaitable[None]]] = {
+    "redis": _redis,
+    "store": _store,
+    "broker": _broker,
+}
+
+
+async def readyz(request: HttpRequest) -> JsonResponse:
+    state: dict[str, str] = {}
+    for name, check in CHECKS.items():
+        try:
+            await check()
+        except Exception as error:
+            logger.warning("readiness check %s failed: %s", name, error)
+            state[name] = f"unavailable: {type(error).__name__}"
+        else:
+            state[name] = "ok"
+    ready = all(value == "ok" for value in state.values())
+    return JsonResponse(
+        {"status": "ok" if ready else "unavailable", **state}, status=200 if ready else 503
+    )
+
+
+async def metrics_view(request: HttpRequest) -> HttpResponse:
+    try:
+        body = await metrics.render()
+    except RedisError:
+        return HttpResponse("# redis unavailable\n", status=503, content_type="text/plain")
+    return HttpResponse(body, content_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+def index(request: HttpRequest) -> HttpResponse:
+    return render(request, "index.html")

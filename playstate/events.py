@@ -1,0 +1,99 @@
+"""What the service tells a profile's devices, and how: each message is declared once here
+(its JSON schema, for clients and tests, comes from the declaration) and published to the
+profile's group on the Channels layer, which `sync/consumers.py` relays to the sockets.
+
+Publishing is best effort: the change is already persisted, and a device that missed a
+message catches up with `since=` when it reconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Annotated, Final, Literal
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.domain import EventType, PlayState, is_completed
+from core.payloads import Identifier
+from playstate import metrics
+
+logger = logging.getLogger(__name__)
+
+UPDATE: Final = "playstate.update"
+REMOVED: Final = "playstate.removed"
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PlaystateUpdate(_Message):
+    """A title's state changed on another device of the profile."""
+
+    type: Literal["playstate.update"] = UPDATE
+    profile_id: Identifier
+    movie_id: Identifier
+    position_ms: Annotated[int, Field(ge=0, description="The position reached.")]
+    completed: bool
+    client_request_time: Annotated[int, Field(ge=10**11, description="Epoch milliseconds.")]
+    device_id: Annotated[str, Field(min_length=1)]
+    event_type: EventType
+
+
+class PlaystateRemoved(_Message):
+    """A title left Continue Watching on every device."""
+
+    type: Literal["playstate.removed"] = REMOVED
+    profile_id: Identifier
+    movie_id: Identifier
+
+
+Message = PlaystateUpdate | PlaystateRemoved
+MESSAGES: dict[str, type[Message]] = {UPDATE: PlaystateUpdate, REMOVED: PlaystateRemoved}
+
+
+def group_name(profile_id: str) -> str:
+    """The Channels group of a profile's connected devices."""
+    return f"profile.{profile_id}"
+
+
+def update_message(state: PlayState) -> PlaystateUpdate:
+    return PlaystateUpdate(
+        profile_id=state.profile_id,
+        movie_id=state.movie_id,
+        position_ms=state.position_ms,
+        completed=is_completed(
+            state.position_ms, state.duration_ms, settings.PLAYSTATE_COMPLETION_RATIO
+        ),
+        client_request_time=state.client_request_time,
+        device_id=state.device_id,
+        event_type=state.event_type,
+    )
+
+
+async def publish(messages: Sequence[Message]) -> None:
+    if not messages:
+        return
+    layer = get_channel_layer()
+    try:
+        await asyncio.gather(
+            *(
+                layer.group_send(group_name(m.profile_id), m.model_dump(mode="json"))
+                for m in messages
+            )
+        )
+        await metrics.incr({"sync_pushes": len(messages)})
+    except Exception:
+        logger.warning("could not push %d messages", len(messages), exc_info=True)
+
+
+async def publish_updates(states: Sequence[PlayState]) -> None:
+    await publish([update_message(state) for state in states])
+
+
+async def publish_removed(profile_id: str, movie_id: str) -> None:
+    await publish([PlaystateRemoved(profile_id=profile_id, movie_id=movie_id)])

@@ -1,0 +1,263 @@
+"""Heartbeat ingest: validate, authenticate, one Redis script call, `202`.
+
+The path: `config/fastpath.py` (or `api.HeartbeatCreateApi`) → `heartbeats_ingest` → the
+hot layer's ingest script, which applies last-write-wins, spends the rate-limit tokens and
+puts each new winner in the pending set. A worker persists it later (`flush.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from pydantic import ValidationError
+from redis.exceptions import RedisError
+
+from accounts.auth import NOT_YOURS, Principal, Unauthenticated, authenticate
+from catalog.durations import durations
+from core.clock import now_ms
+from core.domain import PlayState, to_millis
+from core.payloads import field_errors
+from history.store import StoreUnavailable, get_store
+from playstate import hotlayer, metrics, ratelimit
+from playstate.hotlayer import IngestItem, IngestOutcome
+from playstate.schemas import (
+    MAX_BATCH,
+    ApiResult,
+    FieldErrors,
+    Heartbeat,
+    IngestResult,
+    RateLimited,
+    Rejected,
+    bad_request,
+    forbidden,
+    unauthorized,
+    unavailable,
+)
+from playstate.tasks import flush_pending_task
+
+logger = logging.getLogger(__name__)
+
+CANNOT_TAKE = "The service cannot take heartbeats right now; retry shortly."
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    errors: dict[str, list[str]]
+    # The metrics label: invalid | forbidden | clock_skew | out_of_range
+    reason: str
+
+
+def parse_heartbeat(raw: object) -> IngestItem | Rejection:
+    """Types and ranges, which need no outside knowledge."""
+    try:
+        heartbeat = Heartbeat.model_validate(raw)
+    except ValidationError as error:
+        return Rejection(field_errors(error), "invalid")
+    state = PlayState(
+        profile_id=heartbeat.profile_id,
+        movie_id=heartbeat.movie_id,
+        position_ms=heartbeat.video_timestamp_ms,
+        client_request_time=to_millis(heartbeat.client_request_time),
+        device_id=heartbeat.device_id,
+        event_type=heartbeat.event_type,
+    )
+    return IngestItem(state, heartbeat.event_id)
+
+
+def check_context(
+    item: IngestItem,
+    *,
+    profile_ids: frozenset[str],
+    duration_ms: int | None,
+    now_ms: int,
+    max_clock_skew_ms: int,
+) -> IngestItem | Rejection:
+    """What depends on the caller, the catalog and the clock."""
+    state = item.state
+    if state.profile_id not in profile_ids:
+        return Rejection({"profile_id": [NOT_YOURS]}, "forbidden")
+    if state.client_request_time > now_ms + max_clock_skew_ms:
+        return Rejection(
+            {"client_request_time": ["Is too far in the future; check the device clock."]},
+            "clock_skew",
+        )
+    if duration_ms is not None and state.position_ms > duration_ms:
+        return Rejection(
+            {"video_timestamp_ms": [f"Must not exceed the title's duration ({duration_ms} ms)."]},
+            "out_of_range",
+        )
+    if duration_ms is None:
+        return item
+    return IngestItem(replace(state, duration_ms=duration_ms), item.event_id)
+
+
+@dataclass(slots=True)
+class _Plan:
+    """What one request asks for, checked: the valid heartbeats and the refusals."""
+
+    batch: bool
+    items: list[IngestItem | Rejection]
+    accepted: list[IngestItem] = field(default_factory=list)
+    rejected: list[tuple[int, Rejection]] = field(default_factory=list)
+
+    @property
+    def profile_ids(self) -> set[str]:
+        return {i.state.profile_id for i in self.items if isinstance(i, IngestItem)}
+
+    @property
+    def movie_ids(self) -> set[str]:
+        return {i.state.movie_id for i in self.items if isinstance(i, IngestItem)}
+
+    def check(self, principal: Principal, catalog: dict[str, int | None]) -> None:
+        now = now_ms()
+        for index, item in enumerate(self.items):
+            checked = (
+                check_context(
+                    item,
+                    profile_ids=principal.profile_ids,
+                    duration_ms=catalog.get(item.state.movie_id),
+                    now_ms=now,
+                    max_clock_skew_ms=settings.PLAYSTATE_MAX_CLOCK_SKEW_MS,
+                )
+                if isinstance(item, IngestItem)
+                else item
+            )
+            if isinstance(checked, IngestItem):
+                self.accepted.append(checked)
+            else:
+                self.rejected.append((index, checked))
+
+    @property
+    def counters(self) -> dict[str, int]:
+        # Accepted and rate-limited heartbeats are counted by the ingest script itself.
+        counts = {"heartbeats_received": len(self.items)}
+        for _, rejection in self.rejected:
+            key = metrics.rejected(rejection.reason)
+            counts[key] = counts.get(key, 0) + 1
+        return counts
+
+    def limits(self, principal: Principal, snapshot: ratelimit.Snapshot) -> hotlayer.Limits:
+        per_profile = {}
+        for profile_id in self.profile_ids:
+            limit = ratelimit.limit_for(snapshot, profile_id)
+            per_profile[profile_id] = (limit.burst, limit.per_minute)
+        return hotlayer.Limits(principal.account_id, per_profile)
+
+    def result(self, outcome: IngestOutcome | None = None) -> ApiResult:
+        if not self.batch and self.rejected:
+            rejection = self.rejected[0][1]
+            if rejection.reason == "forbidden":
+                return forbidden(NOT_YOURS)
+            return ApiResult(400, FieldErrors(rejection.errors))
+        codes = outcome.codes if outcome else []
+        limited = codes.count(hotlayer.RATE_LIMITED)
+        if limited and limited == len(self.items):
+            assert outcome is not None
+            return ApiResult(
+                429,
+                RateLimited(
+                    detail="Too many heartbeats for this profile; retry later.",
+                    rate_limited=limited,
+                ),
+                {"Retry-After": str(max(1, math.ceil(outcome.retry_after_ms / 1000)))},
+            )
+        return ApiResult(
+            202,
+            IngestResult(
+                accepted=sum(code in hotlayer.ACCEPTED for code in codes),
+                rejected=[Rejected(index=i, errors=r.errors) for i, r in self.rejected],
+                rate_limited=limited,
+            ),
+        )
+
+
+def _plan(payload: object) -> _Plan | ApiResult:
+    if isinstance(payload, dict) and "heartbeats" in payload:
+        items = payload["heartbeats"]
+        if not isinstance(items, list) or not 0 < len(items) <= MAX_BATCH:
+            return ApiResult(
+                400,
+                FieldErrors(
+                    {"heartbeats": [f"Must be a list of 1 to {MAX_BATCH} heartbeat objects."]}
+                ),
+            )
+        return _Plan(batch=True, items=[parse_heartbeat(item) for item in items])
+    if not isinstance(payload, dict):
+        return bad_request('Expected a heartbeat object or {"heartbeats": [...]}.')
+    return _Plan(batch=False, items=[parse_heartbeat(payload)])
+
+
+async def read_through(items: Sequence[IngestItem]) -> None:
+    """Read cold titles through from the store into the cache (see hotlayer.COLD)."""
+    store = get_store()
+    for pair in {(i.state.profile_id, i.state.movie_id) for i in items}:
+        try:
+            stored = await database_sync_to_async(store.get)(*pair)
+        except StoreUnavailable:
+            # Degraded, not refused: the store still rejects a stale write when it is back.
+            logger.warning("store unreachable while reading %s/%s through", *pair)
+            continue
+        if stored is not None:
+            await hotlayer.repair(stored)
+
+
+async def nudge() -> None:
+    """Ask a worker to flush now (PAUSE/STOP/SEEK). The title is already in the durable
+    pending set, so if this fails the next periodic flush still writes it."""
+    try:
+        await asyncio.to_thread(flush_pending_task.apply_async, retry=False)
+    except Exception:
+        logger.warning("could not enqueue a flush; the periodic flush will write it", exc_info=True)
+
+
+def _with_retry(first: IngestOutcome, retry: IngestOutcome) -> IngestOutcome:
+    """The first pass's outcome with its cold heartbeats' codes replaced by the retry's."""
+    again = iter(retry.codes)
+    codes = [next(again) if code == hotlayer.COLD else code for code in first.codes]
+    return IngestOutcome(
+        codes, first.nudge or retry.nudge, max(first.retry_after_ms, retry.retry_after_ms)
+    )
+
+
+async def heartbeats_ingest(*, authorization: str | None, payload: object) -> ApiResult:
+    """Take one heartbeat or a batch, as parsed from the request's JSON body."""
+    plan = _plan(payload)
+    try:
+        principal = await authenticate(
+            authorization, profile_ids=plan.profile_ids if isinstance(plan, _Plan) else ()
+        )
+    except Unauthenticated as error:
+        return unauthorized(error.detail)
+    if isinstance(plan, ApiResult):
+        return plan
+    plan.check(principal, await durations(plan.movie_ids))
+    try:
+        if not plan.accepted:
+            await metrics.incr(plan.counters)
+            return plan.result()
+        limits = plan.limits(principal, await ratelimit.in_force())
+        now = now_ms()
+        outcome = await hotlayer.ingest(
+            plan.accepted, now_ms=now, counters=plan.counters, limits=limits
+        )
+        cold = [
+            i for i, code in zip(plan.accepted, outcome.codes, strict=True) if code == hotlayer.COLD
+        ]
+        if cold:
+            await read_through(cold)
+            retry = await hotlayer.ingest(
+                cold, now_ms=now, counters={}, limits=limits, may_create=True
+            )
+            outcome = _with_retry(outcome, retry)
+    except RedisError:
+        logger.warning("redis unreachable during ingest", exc_info=True)
+        return unavailable(CANNOT_TAKE) if plan.accepted else plan.result()
+    if outcome.nudge:
+        await nudge()
+    return plan.result(outcome)

@@ -1,0 +1,152 @@
+"""The Redis Lua scripts and their argument layouts, named once.
+
+Each script's KEYS and ARGV layout is a NamedTuple here. The Lua side reads the same names
+from a table this module writes in front of the script (`K.hot`, `A.now`; per-item offsets
+`KI.hot`, `AI.pos`), so neither side counts positions by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib.resources import files
+from typing import Any, NamedTuple
+
+from redis.commands.core import AsyncScript
+
+from core.redis import aclient
+
+
+class IngestKeys(NamedTuple):
+    pending: str
+    metrics: str
+    account_ceiling: str
+
+
+class IngestItemKeys(NamedTuple):
+    hot: str
+    event: str
+    recent: str
+    bucket: str
+    ceiling: str
+    stats: str
+
+
+class IngestArgs(NamedTuple):
+    now: int
+    hot_ttl: int
+    window: int
+    event_ttl: int
+    items: int
+    profile_ceiling: int
+    account_ceiling: int
+
+
+class IngestItemArgs(NamedTuple):
+    member: str
+    movie: str
+    pos: int
+    crt: int
+    dev: str
+    evt: str
+    dur: int | str
+    event_id: str
+    urgent: int
+    may_create: int
+    burst: int
+    per_minute: int
+
+
+class RepairKeys(NamedTuple):
+    hot: str
+    recent: str
+
+
+class RepairArgs(NamedTuple):
+    pos: int
+    crt: int
+    dev: str
+    evt: str
+    dur: int | str
+    hid: int
+    ttl: int
+    movie: str
+
+
+class HideKeys(NamedTuple):
+    hot: str
+    pending: str
+
+
+class HideArgs(NamedTuple):
+    member: str
+    now: int
+
+
+class ClaimKeys(NamedTuple):
+    pending: str
+    inflight: str
+
+
+class ClaimArgs(NamedTuple):
+    now: int
+    lease: int
+    limit: int
+
+
+class AckKeys(NamedTuple):
+    inflight: str
+    metrics: str
+
+
+class AckArgs(NamedTuple):
+    deadline: int
+    written: int
+
+
+def _table(name: str, layout: type[tuple[Any, ...]], first: int) -> str:
+    """`local K = {hot = 1, recent = 2}` and `local K_N = 2` for a layout."""
+    names: tuple[str, ...] = layout._fields  # type: ignore[attr-defined]
+    fields = ", ".join(f"{f} = {i}" for i, f in enumerate(names, start=first))
+    return f"local {name} = {{{fields}}}\nlocal {name}_N = {len(names)}\n"
+
+
+@dataclass(frozen=True)
+class Script:
+    """A Lua script with its layouts; fixed KEYS/ARGV are 1-based (`KEYS[K.hot]`), per-item
+    ones are offsets from the item's base (`KEYS[k + KI.hot]`)."""
+
+    name: str
+    keys: type[tuple[Any, ...]]
+    args: type[tuple[Any, ...]]
+    item_keys: type[tuple[Any, ...]] | None = None
+    item_args: type[tuple[Any, ...]] | None = None
+    compare: bool = False
+    text: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        lua = files("playstate") / "lua"
+        parts = [_table("K", self.keys, 1), _table("A", self.args, 1)]
+        if self.item_keys and self.item_args:
+            parts += [_table("KI", self.item_keys, 0), _table("AI", self.item_args, 0)]
+        if self.compare:
+            parts.append((lua / "compare.lua").read_text())
+        parts.append((lua / f"{self.name}.lua").read_text())
+        object.__setattr__(self, "text", "".join(parts))
+
+    async def __call__(self, keys: Sequence[str], args: Sequence[str | int]) -> Any:
+        client = aclient()
+        script = _registered.get(self.name)
+        if script is None:
+            script = _registered[self.name] = client.register_script(self.text)
+        return await script(keys, args, client=client)
+
+
+# AsyncScript objects hold the SHA1 of their text, computed once; they run on any client.
+_registered: dict[str, AsyncScript] = {}
+
+INGEST = Script("ingest", IngestKeys, IngestArgs, IngestItemKeys, IngestItemArgs, compare=True)
+REPAIR = Script("repair", RepairKeys, RepairArgs, compare=True)
+HIDE = Script("hide", HideKeys, HideArgs)
+CLAIM = Script("claim", ClaimKeys, ClaimArgs)
+ACK = Script("ack", AckKeys, AckArgs)
