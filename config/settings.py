@@ -108,7 +108,11 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+        # Connections are kept between requests (and between the ORM calls of async code,
+        # which channels' database_sync_to_async wraps in close_old_connections), checked
+        # before reuse, and closed after this many seconds.
         conn_max_age=envint("DATABASE_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -119,7 +123,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 # --- Cassandra: the production viewing-history store (PLAYSTATE_STORE=cassandra) ------------
 # A second alias beside `default`, which keeps auth, admin and the catalog. It connects
