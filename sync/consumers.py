@@ -10,11 +10,15 @@ so nothing falls between the two; a client keeps, per title, the greatest
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import parse_qs
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.db import DatabaseError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from accounts.auth import Unauthenticated, authenticate
@@ -40,9 +44,17 @@ class SyncQuery(BaseModel):
     token: str | None = None
 
 
+def recheck_seconds() -> float:
+    """How often an open socket checks that its token still holds: a revoked token's sockets
+    close within 1.25 x the auth cache time."""
+    return max(1.0, settings.PLAYSTATE_AUTH_CACHE_SECONDS / 4)
+
+
 class SyncConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     profile_id: str
     device_id: str
+    authorization: str
+    _recheck: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
         # Close codes reach the client only after the handshake, so refusals accept first.
@@ -66,18 +78,41 @@ class SyncConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await self.close(code=FORBIDDEN)
             return
         self.profile_id, self.device_id = query.profile_id, query.device_id
+        self.authorization = header
         await self.channel_layer.group_add(group_name(self.profile_id), self.channel_name)
+        self._recheck = asyncio.create_task(self._keep_authorized())
         if query.since is not None:
             for state in await catch_up(profile_id=self.profile_id, since=query.since):
                 if state.device_id != self.device_id:
                     await self.send_json(update_message(state).model_dump(mode="json"))
 
+    async def _keep_authorized(self) -> None:
+        """Close the socket once its token is revoked or the profile leaves the account."""
+        while True:
+            await asyncio.sleep(recheck_seconds())
+            try:
+                principal = await authenticate(self.authorization, profile_ids=[self.profile_id])
+            except Unauthenticated:
+                await self.close(code=UNAUTHENTICATED)
+                return
+            except DatabaseError:
+                logger.warning("could not recheck a socket's token; keeping it open")
+                continue
+            if self.profile_id not in principal.profile_ids:
+                await self.close(code=FORBIDDEN)
+                return
+
     async def disconnect(self, code: int) -> None:
+        if self._recheck is not None:
+            self._recheck.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._recheck
         if hasattr(self, "profile_id"):
             await self.channel_layer.group_discard(group_name(self.profile_id), self.channel_name)
 
-    async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        """Devices only listen here; heartbeats go to the REST API."""
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        """Devices only listen here (heartbeats go to the REST API): whatever a device
+        sends, JSON or not, text or binary, is ignored. The server caps its size."""
 
     async def playstate_update(self, event: dict[str, object]) -> None:
         update = PlaystateUpdate.model_validate(event)

@@ -20,6 +20,7 @@ from accounts.models import ApiToken, Profile
 from catalog import durations
 from catalog.models import Movie
 from config.celery_app import app as celery_app
+from config.settings import channel_layers
 from core import redis as core_redis
 from history.cql.store import CassandraStore
 from history.sql import SqlStore
@@ -138,12 +139,7 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 def redis_client(redis_server: RedisServer, settings: Any) -> Iterator[redis.Redis]:
     """A real, empty Redis server behind the hot layer, and a client to look into it."""
     settings.REDIS_URL = redis_server.url
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [redis_server.url], "prefix": "v1:asgi"},
-        }
-    }
+    settings.CHANNEL_LAYERS = channel_layers(redis_server.url)
     celery_app.conf.broker_url = redis_server.url  # type: ignore[misc]
     core_redis.reset_clients()
     auth.clear_cache()

