@@ -5,24 +5,29 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, permissions
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts.models import ApiToken
 from accounts.schemas import Token, TokenRequest
-from core.payloads import NON_FIELD, parse
+from accounts.throttling import LoginThrottle
+from core.payloads import NON_FIELD, BadRequest, Detail, parse
 
 
 class TokenCreateApi(APIView):
     authentication_classes = []
     permission_classes = [permissions.AllowAny]
-    # Password guessing: a few tries a minute per client address.
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "login"
+    throttle_classes = [LoginThrottle]
 
     @extend_schema(
         request=TokenRequest,
-        responses={200: Token},
+        responses={
+            200: Token,
+            400: BadRequest,
+            413: Detail,
+            415: Detail,
+            429: Detail,
+            503: Detail,
+        },
         summary="Exchange username and password for a Bearer token",
         auth=[],
     )

@@ -9,52 +9,81 @@ while a plain callable doing the same work reaches thousands (shared/notes/perfo
 receive per request. The work itself is not duplicated: this module only moves bytes and
 calls the same async services as the DRF views in `playstate/api.py`, which document these
 endpoints in the OpenAPI schema and serve them when the fast path is off
-(`PLAYSTATE_FAST_PATH=false`).
+(`PLAYSTATE_FAST_PATH=false`). What Django's middleware would do for these requests, it does
+too: the Host header checked against ALLOWED_HOSTS, the HTTPS redirect, the security headers.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
 
 import orjson
 import pydantic_core
+from django.conf import settings
+from django.http.request import split_domain_port, validate_host
 from pydantic import BaseModel
 
 from accounts.auth import NOT_YOURS, Unauthenticated, authenticate
+from config.guard import ASGIApp, Receive, Scope, Send, header, respond
 from core.domain import ID_REGEX
 from ops.views import HEALTHY
 from playstate.ingest import heartbeats_ingest
 from playstate.schemas import ApiResult, bad_request, forbidden, unauthorized
 from playstate.selectors import position_answer
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[..., Awaitable[None]]
-
 HEARTBEATS = "/api/v1/heartbeats"
 HEALTHZ = "/healthz"
 POSITION = re.compile(
     rf"/api/v1/profiles/(?P<profile_id>{ID_REGEX})/positions/(?P<movie_id>{ID_REGEX})"
 )
-MAX_BODY = 256 * 1024
 HEALTHY_BODY = orjson.dumps(HEALTHY)
 
 
-async def _respond(
-    send: Send, status: int, body: bytes, headers: dict[str, str] | None = None
-) -> None:
-    raw_headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
-    raw_headers += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
-    await send({"type": "http.response.body", "body": body})
+def _security_headers() -> list[tuple[bytes, bytes]]:
+    """The headers Django's SecurityMiddleware and XFrameOptionsMiddleware add, as set."""
+    headers = [(b"x-frame-options", settings.X_FRAME_OPTIONS.encode())]
+    if settings.SECURE_CONTENT_TYPE_NOSNIFF:
+        headers.append((b"x-content-type-options", b"nosniff"))
+    if settings.SECURE_REFERRER_POLICY:
+        headers.append((b"referrer-policy", settings.SECURE_REFERRER_POLICY.encode()))
+    if settings.SECURE_CROSS_ORIGIN_OPENER_POLICY:
+        policy = settings.SECURE_CROSS_ORIGIN_OPENER_POLICY.encode()
+        headers.append((b"cross-origin-opener-policy", policy))
+    return headers
 
 
-async def _send_result(send: Send, result: ApiResult) -> None:
-    await _respond(send, result.status, _json(result.body), result.headers)
+def _hsts() -> list[tuple[bytes, bytes]]:
+    if not settings.SECURE_HSTS_SECONDS:
+        return []
+    value = f"max-age={settings.SECURE_HSTS_SECONDS}"
+    if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
+        value += "; includeSubDomains"
+    if settings.SECURE_HSTS_PRELOAD:
+        value += "; preload"
+    return [(b"strict-transport-security", value.encode())]
+
+
+def _allowed_hosts() -> list[str]:
+    # As Django's HttpRequest.get_host: with DEBUG and no ALLOWED_HOSTS, local names pass.
+    if settings.DEBUG and not settings.ALLOWED_HOSTS:
+        return [".localhost", "127.0.0.1", "[::1]"]
+    return list(settings.ALLOWED_HOSTS)
+
+
+class _Response:
+    """How this request's answers go out: with the security headers, HSTS over HTTPS."""
+
+    def __init__(self, send: Send, headers: list[tuple[bytes, bytes]]) -> None:
+        self.send, self.headers = send, headers
+
+    async def __call__(
+        self, status: int, body: bytes, headers: dict[str, str] | None = None
+    ) -> None:
+        extra = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+        await respond(self.send, status, body, [*self.headers, *extra])
+
+    async def result(self, result: ApiResult) -> None:
+        await self(result.status, _json(result.body), result.headers)
 
 
 def _json(body: BaseModel) -> bytes:
@@ -62,70 +91,78 @@ def _json(body: BaseModel) -> bytes:
 
 
 async def _read_body(receive: Receive) -> bytes | None:
+    """The whole body (config/guard.py has bounded it), or None if the client went away."""
     chunks: list[bytes] = []
-    size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             return None
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY:
-            return None
-        chunks.append(chunk)
+        chunks.append(message.get("body", b""))
         if not message.get("more_body"):
             return b"".join(chunks)
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return bytes(value).decode("latin-1")
-    return None
-
-
-async def _heartbeats(scope: Scope, receive: Receive, send: Send) -> None:
-    content_type = (_header(scope, b"content-type") or "").split(";")[0].strip()
+async def _heartbeats(scope: Scope, receive: Receive, answer: _Response) -> None:
+    content_type = (header(scope, b"content-type") or "").split(";")[0].strip()
     if content_type != "application/json":
         detail = f'Unsupported media type "{content_type}" in request.'
-        await _respond(send, 415, orjson.dumps({"detail": detail}))
+        await answer(415, orjson.dumps({"detail": detail}))
         return
     body = await _read_body(receive)
     if body is None:
-        await _respond(send, 413, orjson.dumps({"detail": "Request body too large."}))
         return
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as error:
-        await _send_result(send, bad_request(f"JSON parse error - {error}"))
+        await answer.result(bad_request(f"JSON parse error - {error}"))
         return
-    authorization = _header(scope, b"authorization")
-    await _send_result(send, await heartbeats_ingest(authorization=authorization, payload=payload))
+    authorization = header(scope, b"authorization")
+    await answer.result(await heartbeats_ingest(authorization=authorization, payload=payload))
 
 
-async def _position(scope: Scope, send: Send, profile_id: str, movie_id: str) -> None:
+async def _position(scope: Scope, answer: _Response, profile_id: str, movie_id: str) -> None:
     try:
-        principal = await authenticate(_header(scope, b"authorization"), profile_ids=[profile_id])
+        principal = await authenticate(header(scope, b"authorization"), profile_ids=[profile_id])
     except Unauthenticated as error:
-        await _send_result(send, unauthorized(error.detail))
+        await answer.result(unauthorized(error.detail))
         return
     if profile_id not in principal.profile_ids:
-        await _send_result(send, forbidden(NOT_YOURS))
+        await answer.result(forbidden(NOT_YOURS))
         return
-    answer = await position_answer(profile_id=profile_id, movie_id=movie_id)
-    await _respond(send, 200, _json(answer))
+    await answer(200, _json(await position_answer(profile_id=profile_id, movie_id=movie_id)))
 
 
 def with_fast_path(django_app: ASGIApp) -> ASGIApp:
+    security, hsts, allowed = _security_headers(), _hsts(), _allowed_hosts()
+    proxy_ssl = settings.SECURE_PROXY_SSL_HEADER
+
+    def is_secure(scope: Scope) -> bool:
+        if proxy_ssl is not None:
+            name = proxy_ssl[0].removeprefix("HTTP_").lower().replace("_", "-").encode()
+            return header(scope, name) == proxy_ssl[1]
+        return bool(scope.get("scheme") == "https")
+
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         path, method = scope["path"], scope["method"]
-        if path == HEARTBEATS and method == "POST":
-            await _heartbeats(scope, receive, send)
-        elif method == "GET" and (match := POSITION.fullmatch(path)):
-            await _position(scope, send, match["profile_id"], match["movie_id"])
-        elif path == HEALTHZ and method in {"GET", "HEAD"}:
-            await _respond(send, 200, HEALTHY_BODY)
-        else:
+        position = POSITION.fullmatch(path) if method == "GET" else None
+        hot = (path == HEARTBEATS and method == "POST") or position is not None
+        if not hot and not (path == HEALTHZ and method in {"GET", "HEAD"}):
             await django_app(scope, receive, send)
+            return
+        host = header(scope, b"host") or ""
+        secure = is_secure(scope)
+        answer = _Response(send, [*security, *hsts] if secure else security)
+        if not validate_host(split_domain_port(host)[0], allowed):
+            await answer(400, orjson.dumps({"detail": "Invalid HTTP_HOST header."}))
+        elif settings.SECURE_SSL_REDIRECT and not secure:
+            query = scope["query_string"].decode("latin-1")
+            location = f"https://{host}{path}" + (f"?{query}" if query else "")
+            await answer(301, b"", {"Location": location})
+        elif path == HEARTBEATS:
+            await _heartbeats(scope, receive, answer)
+        elif position is not None:
+            await _position(scope, answer, position["profile_id"], position["movie_id"])
+        else:
+            await answer(200, HEALTHY_BODY)
 
     return app

@@ -58,7 +58,7 @@ INSTALLED_APPS = [
     # First: its migrate/flush/makemigrations commands know the Cassandra alias.
     "django_cassandra_engine",
     "daphne",
-    "django.contrib.admin",
+    "accounts.admin_site.SupportAdminConfig",  # django.contrib.admin, its login throttled
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -204,8 +204,35 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
+# --- HTTPS and the proxy in front (the production profile in the README sets all of these) --
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)
 SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+
+def _proxy_ssl_header(spec: str) -> tuple[str, str] | None:
+    """ "X-Forwarded-Proto=https" → ("HTTP_X_FORWARDED_PROTO", "https"): the header the proxy
+    sets on requests that reached it over HTTPS. Only set it behind such a proxy."""
+    if not spec:
+        return None
+    name, _, value = spec.partition("=")
+    return "HTTP_" + name.strip().upper().replace("-", "_"), value.strip()
+
+
+SECURE_PROXY_SSL_HEADER = _proxy_ssl_header(os.environ.get("SECURE_PROXY_SSL_HEADER", ""))
+# How many proxies in front of the web processes append to X-Forwarded-For: the client's
+# address (login throttles, logs) is the entry that many from the right; 0 (the default)
+# uses the socket's address and ignores the header, which any client can set.
+PLAYSTATE_TRUSTED_PROXIES = envint("PLAYSTATE_TRUSTED_PROXIES", 0)
+
+# Every request, on every path: headers and body beyond these are refused (431, 413) before
+# any work is done.
+PLAYSTATE_MAX_HEADER_BYTES = envint("PLAYSTATE_MAX_HEADER_BYTES", 16 * 1024)
+PLAYSTATE_MAX_BODY_BYTES = envint("PLAYSTATE_MAX_BODY_BYTES", 256 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = PLAYSTATE_MAX_BODY_BYTES
 
 LOGGING = {
     "version": 1,
@@ -226,6 +253,24 @@ REDIS_SOCKET_TIMEOUT = envfloat("REDIS_SOCKET_TIMEOUT", 0.5)
 # client's socket timeout must be longer, or every idle socket's receive fails (redis-py's
 # default is 5 s, and it dropped idle TVs within seconds).
 CHANNEL_LAYER_SOCKET_TIMEOUT = envfloat("CHANNEL_LAYER_SOCKET_TIMEOUT", 15.0)
+
+
+def caches(url: str) -> dict[str, Any]:
+    """Django's cache in Redis: throttle counters (logins) hold across every web process."""
+    return {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": "v1:cache",
+            "OPTIONS": {
+                "socket_timeout": REDIS_SOCKET_TIMEOUT,
+                "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+            },
+        }
+    }
+
+
+CACHES = caches(REDIS_URL)
 
 
 def channel_layers(url: str) -> dict[str, Any]:
@@ -311,10 +356,11 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.auth.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.payloads.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_RATES": {"login": os.environ.get("PLAYSTATE_LOGIN_RATE", "10/min")},
+    "NUM_PROXIES": PLAYSTATE_TRUSTED_PROXIES,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -323,6 +369,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     # 3.1: its schemas are JSON Schema, the dialect pydantic writes the payloads' schemas in.
     "OAS_VERSION": "3.1.0",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.openapi.bodies_are_required",
+    ],
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],

@@ -8,11 +8,13 @@ describes the WebSocket messages (their JSON schemas come from the same models).
 
 from __future__ import annotations
 
-from typing import Annotated, TypeVar
+from collections.abc import Mapping
+from typing import IO, Annotated, Any, TypeVar
 
+import orjson
 from django.core.validators import RegexValidator
-from pydantic import BaseModel, StringConstraints, ValidationError
-from rest_framework import exceptions
+from pydantic import BaseModel, RootModel, StringConstraints, ValidationError
+from rest_framework import exceptions, parsers
 
 from core.domain import ID_PATTERN, ID_REGEX
 
@@ -22,6 +24,22 @@ IDENTIFIER_HELP = "1-64 characters of letters, digits, '_', '.', ':', '-'."
 id_validator = RegexValidator(ID_PATTERN, IDENTIFIER_HELP)
 
 NON_FIELD = "non_field_errors"
+
+
+class Detail(BaseModel):
+    """What went wrong, in a sentence."""
+
+    detail: str
+
+
+class FieldErrors(RootModel[dict[str, list[str]]]):
+    """Field name (or `non_field_errors`) → what is wrong with it."""
+
+
+class BadRequest(RootModel[Detail | dict[str, list[str]]]):
+    """A body that is not JSON, or not the right kind of JSON (`detail`); or field errors."""
+
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -40,3 +58,19 @@ def parse(model: type[M], data: object) -> M:
         return model.model_validate(data)
     except ValidationError as error:
         raise exceptions.ValidationError(field_errors(error)) from None
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser on orjson, as the fast path parses: any nesting depth, size or
+    encoding it cannot take is a 400 (the standard library's parser recursed into a 500)."""
+
+    def parse(
+        self,
+        stream: IO[Any],
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> Any:
+        try:
+            return orjson.loads(stream.read())
+        except orjson.JSONDecodeError as error:
+            raise exceptions.ParseError(f"JSON parse error - {error}") from None

@@ -11,6 +11,7 @@ from celery import current_app
 from channels.db import database_sync_to_async
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views.defaults import page_not_found
 from redis.exceptions import RedisError
 
 from core.redis import aclient
@@ -77,3 +78,10 @@ async def metrics_view(request: HttpRequest) -> HttpResponse:
 
 def index(request: HttpRequest) -> HttpResponse:
     return render(request, "index.html")
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """JSON for the API (a path whose identifiers are not identifiers), a page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return page_not_found(request, exception)

@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from accounts.auth import OwnsProfile
 from core.domain import PlayState, is_completed, progress
-from core.payloads import parse
+from core.payloads import BadRequest, Detail, parse
 from history.store import StoreUnavailable
 from playstate import selectors, services
 from playstate.ingest import heartbeats_ingest
@@ -26,8 +26,6 @@ from playstate.schemas import (
     ContinueWatching,
     ContinueWatchingItem,
     ContinueWatchingQuery,
-    Detail,
-    FieldErrors,
     HeartbeatRequest,
     History,
     HistoryItem,
@@ -43,7 +41,9 @@ from playstate.schemas import (
 BEARER = cast("list[str]", [{"bearerAuth": []}])
 STORE_DOWN = "The viewing-history store is unavailable; retry shortly."
 REDIS_DOWN = "The service cannot record this right now; retry shortly."
-OWN_PROFILE = {401: Detail, 403: Detail}
+# Every endpoint with a profile in its path: no or a bad token, someone else's profile, and
+# a path whose identifiers are not identifiers.
+OWN_PROFILE = {401: Detail, 403: Detail, 404: Detail}
 
 
 def _response(result: ApiResult) -> Response:
@@ -77,9 +77,11 @@ class HeartbeatCreateApi(APIView):
         request=HeartbeatRequest,
         responses={
             202: IngestResult,
-            400: FieldErrors,
+            400: BadRequest,
             401: Detail,
             403: Detail,
+            413: Detail,
+            415: Detail,
             429: RateLimited,
             503: Detail,
         },
@@ -118,7 +120,7 @@ class ContinueWatchingApi(APIView):
 
     @extend_schema(
         parameters=_query_parameters(ContinueWatchingQuery),
-        responses={200: ContinueWatching, 400: FieldErrors, **OWN_PROFILE},
+        responses={200: ContinueWatching, 400: BadRequest, **OWN_PROFILE},
         summary="In-progress titles, most recent first",
     )
     def get(self, request: Request, profile_id: str) -> Response:
@@ -145,7 +147,7 @@ class HistoryApi(APIView):
 
     @extend_schema(
         parameters=_query_parameters(HistoryQuery),
-        responses={200: History, 400: FieldErrors, **OWN_PROFILE, 503: Detail},
+        responses={200: History, 400: BadRequest, **OWN_PROFILE, 503: Detail},
         summary="Every title watched, newest first (recent and compacted history merged)",
     )
     def get(self, request: Request, profile_id: str) -> Response:

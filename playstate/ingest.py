@@ -22,14 +22,13 @@ from accounts.auth import NOT_YOURS, Principal, Unauthenticated, authenticate
 from catalog.durations import durations
 from core.clock import now_ms
 from core.domain import PlayState, to_millis
-from core.payloads import field_errors
+from core.payloads import FieldErrors, field_errors
 from history.store import StoreUnavailable, get_store
 from playstate import hotlayer, metrics, ratelimit
 from playstate.hotlayer import IngestItem, IngestOutcome
 from playstate.schemas import (
     MAX_BATCH,
     ApiResult,
-    FieldErrors,
     Heartbeat,
     IngestResult,
     RateLimited,

@@ -10,8 +10,8 @@ from enum import StrEnum
 from typing import Annotated
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     RootModel,
@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from core.domain import EventType
-from core.payloads import Identifier
+from core.payloads import Detail, Identifier
 
 MAX_BATCH = 50
 MAX_DEVICE_ID = 128
@@ -29,12 +29,19 @@ MAX_EVENT_ID = 64
 # Epoch milliseconds are 13 digits for centuries; anything beyond is not a clock.
 MAX_EPOCH = 10**15
 MAX_POSITION_MS = 10**12
+# Device ids show up in logs and on other devices' screens: no control characters.
+NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f-\x9f]+$"
 
 
-def _printable(value: str) -> str:
-    if not value.isprintable():
-        raise ValueError("Must not contain control characters.")
+def _integral(value: object) -> object:
+    # JSON has one number type: 540500.0 is the integer JSON Schema calls it; 1.5 is not.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     return value
+
+
+# A JSON integer (or an integral number like 540500.0); never a string, boolean or fraction.
+INTEGRAL = BeforeValidator(_integral)
 
 
 class Heartbeat(BaseModel):
@@ -44,15 +51,17 @@ class Heartbeat(BaseModel):
 
     profile_id: Identifier
     movie_id: Identifier
-    video_timestamp_ms: Annotated[int, Field(ge=0, le=MAX_POSITION_MS)]
+    video_timestamp_ms: Annotated[int, Field(ge=0, le=MAX_POSITION_MS), INTEGRAL]
     client_request_time: Annotated[
         int,
         Field(
             gt=0, lt=MAX_EPOCH, description="Epoch; below 10^11 seconds, otherwise milliseconds."
         ),
+        INTEGRAL,
     ]
     device_id: Annotated[
-        str, StringConstraints(min_length=1, max_length=MAX_DEVICE_ID), AfterValidator(_printable)
+        str,
+        StringConstraints(min_length=1, max_length=MAX_DEVICE_ID, pattern=NO_CONTROL_CHARACTERS),
     ]
     # Lax for this one field only: strict enums take enum members, not the JSON strings.
     event_type: Annotated[EventType, Strict(False)]
@@ -87,16 +96,8 @@ class IngestResult(BaseModel):
     rate_limited: int
 
 
-class Detail(BaseModel):
-    detail: str
-
-
 class RateLimited(Detail):
     rate_limited: int
-
-
-class FieldErrors(RootModel[dict[str, list[str]]]):
-    """Field name (or `non_field_errors`) → what is wrong with it."""
 
 
 class Source(StrEnum):

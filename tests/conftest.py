@@ -12,7 +12,6 @@ import httpx
 import pytest
 import redis
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from django.core.management import call_command
 
 from accounts import auth
@@ -20,7 +19,7 @@ from accounts.models import ApiToken, Profile
 from catalog import durations
 from catalog.models import Movie
 from config.celery_app import app as celery_app
-from config.settings import channel_layers
+from config.settings import caches, channel_layers
 from core import redis as core_redis
 from history.cql.store import CassandraStore
 from history.sql import SqlStore
@@ -123,7 +122,6 @@ def _cassandra_alias_closes_nothing() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _isolated(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    cache.clear()  # throttle counters
     ratelimit.clear_cache()
 
 
@@ -140,6 +138,7 @@ def redis_client(redis_server: RedisServer, settings: Any) -> Iterator[redis.Red
     """A real, empty Redis server behind the hot layer, and a client to look into it."""
     settings.REDIS_URL = redis_server.url
     settings.CHANNEL_LAYERS = channel_layers(redis_server.url)
+    settings.CACHES = caches(redis_server.url)
     celery_app.conf.broker_url = redis_server.url  # type: ignore[misc]
     core_redis.reset_clients()
     auth.clear_cache()
@@ -203,12 +202,9 @@ async def api(
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The real ASGI application in-process, over HTTP semantics: with the fast path in
     front (as served), and without it (the DRF views); both must answer alike."""
-    from config.asgi import django_asgi_app
-    from config.fastpath import ASGIApp, with_fast_path
+    from config.asgi import build
 
-    app: ASGIApp = (
-        with_fast_path(django_asgi_app) if request.param == "fast path" else django_asgi_app
-    )
+    app = build(fast_path=request.param == "fast path")
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
         yield client
