@@ -12,7 +12,11 @@ from typing import Any
 
 import dj_database_url
 import django_stubs_ext
-from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+from cassandra.policies import (
+    DCAwareRoundRobinPolicy,
+    ExponentialReconnectionPolicy,
+    TokenAwarePolicy,
+)
 
 # Lets the admin and other Django generics be subscripted at run time, as the type stubs do.
 django_stubs_ext.monkeypatch()
@@ -172,6 +176,11 @@ DATABASES["cassandra"] = {
             "load_balancing_policy": TokenAwarePolicy(
                 DCAwareRoundRobinPolicy(local_dc=CASSANDRA_LOCAL_DC)
             ),
+            # A node that comes back is used again within seconds (the driver's default
+            # backs off to ten minutes); the backlog waits in Redis meanwhile.
+            "reconnection_policy": ExponentialReconnectionPolicy(
+                base_delay=0.5, max_delay=envfloat("CASSANDRA_RECONNECT_MAX_DELAY", 2.0)
+            ),
         },
         "session": {"default_timeout": CASSANDRA_REQUEST_TIMEOUT},
     },
@@ -240,6 +249,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {
+        # The Cassandra driver logs every failed reconnection attempt with a traceback; the
+        # service logs each outage once (core/outages.py), with the driver's error.
+        "cassandra": {"level": os.environ.get("CASSANDRA_DRIVER_LOG_LEVEL", "ERROR")},
+    },
 }
 
 # --- Redis: hot layer, Celery broker, Channels layer -----------------------------------

@@ -14,6 +14,7 @@ from django.shortcuts import render
 from django.views.defaults import page_not_found
 from redis.exceptions import RedisError
 
+from core.outages import OutageLog
 from core.redis import aclient
 from history.store import get_store
 from playstate import metrics
@@ -21,6 +22,7 @@ from playstate import metrics
 logger = logging.getLogger(__name__)
 
 HEALTHY = {"status": "ok"}
+outages = OutageLog(logger, "/readyz answers 503")
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -58,9 +60,10 @@ async def readyz(request: HttpRequest) -> JsonResponse:
         try:
             await check()
         except Exception as error:
-            logger.warning("readiness check %s failed: %s", name, error)
+            outages.failed(name, error)
             state[name] = f"unavailable: {type(error).__name__}"
         else:
+            outages.answered(name)
             state[name] = "ok"
     ready = all(value == "ok" for value in state.values())
     return JsonResponse(

@@ -215,6 +215,12 @@ async def ack(members: Iterable[str], *, deadline: int, written: int) -> None:
     await scripts.ACK(scripts.AckKeys(INFLIGHT, METRICS), args)
 
 
+async def release(members: Iterable[str], *, deadline: int, now_ms: int) -> None:
+    """Give claims back as due now: their write failed, and the next flush retries them."""
+    args: list[str | int] = [*scripts.ReleaseArgs(deadline, now_ms), *members]
+    await scripts.RELEASE(scripts.ReleaseKeys(INFLIGHT, PENDING), args)
+
+
 async def profile_stats(profile_id: str, *, now_ms: int) -> dict[str, int]:
     """Heartbeats the profile sent, and how many were limited, this hour and the last."""
     hour = now_ms // 3_600_000

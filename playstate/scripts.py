@@ -104,6 +104,16 @@ class AckArgs(NamedTuple):
     written: int
 
 
+class ReleaseKeys(NamedTuple):
+    inflight: str
+    pending: str
+
+
+class ReleaseArgs(NamedTuple):
+    deadline: int
+    now: int
+
+
 def _table(name: str, layout: type[tuple[Any, ...]], first: int) -> str:
     """`local K = {hot = 1, recent = 2}` and `local K_N = 2` for a layout."""
     names: tuple[str, ...] = layout._fields  # type: ignore[attr-defined]
@@ -150,3 +160,4 @@ REPAIR = Script("repair", RepairKeys, RepairArgs, compare=True)
 HIDE = Script("hide", HideKeys, HideArgs)
 CLAIM = Script("claim", ClaimKeys, ClaimArgs)
 ACK = Script("ack", AckKeys, AckArgs)
+RELEASE = Script("release", ReleaseKeys, ReleaseArgs)

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 
 from celery import shared_task
 from celery.signals import worker_process_shutdown
 from django.conf import settings
+from redis.exceptions import RedisError
 
+from core.outages import OutageLog
+from history.store import StoreUnavailable
+
+logger = logging.getLogger(__name__)
 _local = threading.local()
 
 
@@ -28,12 +34,25 @@ def _close_loop(**kwargs: object) -> None:
         runner.close()
 
 
+outages = OutageLog(logger, "heartbeats wait in Redis until it is back")
+
+
 @shared_task(name="playstate.tasks.flush_pending", ignore_result=True)
 def flush_pending_task() -> int:
-    """Persist the winners of due titles; go on while a full batch suggests more are due."""
+    """Persist the winners of due titles; go on while a full batch suggests more are due.
+    While the store or Redis is down, the titles wait and a later tick writes them."""
     from playstate.flush import pending_flush
 
-    claimed = _loop().run(pending_flush())
+    try:
+        claimed = _loop().run(pending_flush())
+    except StoreUnavailable as error:
+        outages.failed("store", error)
+        return 0
+    except RedisError as error:
+        outages.failed("hot layer", error)
+        return 0
+    outages.answered("store")
+    outages.answered("hot layer")
     if claimed >= settings.PLAYSTATE_FLUSH_BATCH:
         flush_pending_task.apply_async()
     return claimed

@@ -30,6 +30,14 @@ from tests.stack import RedisServer
 T = TypeVar("T")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that start (or use) a Cassandra node, so a quick loop can leave them out."""
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if "cassandra" in getattr(item, "fixturenames", ()) or params.get("store") == "cassandra":
+            item.add_marker(pytest.mark.cassandra)
+
+
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(tmp_path_factory: pytest.TempPathFactory) -> None:
     """A file, not the shared in-memory database: with several threads writing, SQLite's

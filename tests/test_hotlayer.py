@@ -134,7 +134,8 @@ def test_repair_never_replaces_a_newer_cached_state(
 
 
 @pytest.mark.parametrize(
-    "script", [scripts.INGEST, scripts.REPAIR, scripts.HIDE, scripts.CLAIM, scripts.ACK]
+    "script",
+    [scripts.INGEST, scripts.REPAIR, scripts.HIDE, scripts.CLAIM, scripts.ACK, scripts.RELEASE],
 )
 def test_every_name_a_script_reads_is_in_its_layout(script: scripts.Script) -> None:
     """A misspelt `A.name` would be nil in Lua, and `ARGV[nil]` an error only at run time."""
@@ -144,3 +145,14 @@ def test_every_name_a_script_reads_is_in_its_layout(script: scripts.Script) -> N
     for table, name in used:
         fields: tuple[str, ...] = getattr(layouts[table], "_fields", ())
         assert name in fields, f"{script.name}: {table}.{name}"
+
+
+def test_a_claim_whose_write_failed_is_pending_again_at_once(
+    redis_client: redis.Redis, run: Run
+) -> None:
+    ingest(run, [state(1, NOW, EventType.PAUSE)])
+    deadline, members = run(hotlayer.claim(now_ms=NOW, limit=10))
+    run(hotlayer.release(members, deadline=deadline, now_ms=NOW + 5))
+    assert redis_client.zcard(hotlayer.INFLIGHT) == 0
+    assert redis_client.zscore(hotlayer.PENDING, "p/m1") == NOW + 5  # due when released
+    assert run(hotlayer.claim(now_ms=NOW + 6, limit=10))[1] == ["p/m1"]
