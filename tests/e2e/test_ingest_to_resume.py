@@ -227,3 +227,9 @@ def test_history_across_live_and_compacted_titles(running: Running) -> None:
     running.redis.delete("v1:playstats:alice-tv:h-a")
     resumed = running.position("h-a")
     assert (resumed["position_ms"], resumed["source"]) == (1_000, "store")
+
+
+def test_an_8_mb_header_is_refused_and_the_server_goes_on(running: Running) -> None:
+    huge = running.http.get("/healthz", headers={"X-Padding": "a" * 8_000_000})
+    assert huge.status_code == 431
+    assert running.http.get("/healthz").status_code == 200
