@@ -104,10 +104,6 @@ def newest_first(states: Iterable[PlayState]) -> list[PlayState]:
     return sorted(states, key=lambda s: (s.client_request_time, s.movie_id), reverse=True)
 
 
-def is_completed(position_ms: int, duration_ms: int | None, ratio: float) -> bool:
-    return duration_ms is not None and duration_ms > 0 and position_ms >= ratio * duration_ms
-
-
 def progress(position_ms: int, duration_ms: int | None) -> float | None:
     if not duration_ms:
         return None
@@ -116,7 +112,3 @@ def progress(position_ms: int, duration_ms: int | None) -> float | None:
 
 def is_hidden(state: PlayState) -> bool:
     return state.client_request_time <= state.hidden_before
-
-
-def in_continue_watching(state: PlayState, ratio: float) -> bool:
-    return not is_hidden(state) and not is_completed(state.position_ms, state.duration_ms, ratio)

@@ -16,7 +16,6 @@ class LiveVH(models.Model):
     device_id = models.CharField(max_length=128)
     event_type = models.CharField(max_length=16)
     duration_ms = models.BigIntegerField(null=True, blank=True)
-    completed = models.BooleanField(default=False)
     hidden_before = models.BigIntegerField(
         default=0, help_text="Hidden from Continue Watching while client_request_time ≤ this."
     )

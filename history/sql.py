@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from django.conf import settings
 from django.db import InterfaceError, OperationalError, connections, transaction
-from django.db.models import F
 from django.utils import timezone
 
-from core.domain import EventType, PlayState, is_completed
+from core.domain import EventType, PlayState
 from history import codec
 from history.models import CompressedVH, CompressedVHMeta, LiveVH
 from history.store import compacted_record, raises_store_unavailable
@@ -20,7 +18,6 @@ STATE_COLUMNS = (
     "device_id",
     "event_type",
     "duration_ms",
-    "completed",
     "updated_at",
 )
 
@@ -85,7 +82,6 @@ class SqlStore:
     def write(self, states: Sequence[PlayState]) -> int:
         if not states:
             return 0
-        ratio = settings.PLAYSTATE_COMPLETION_RATIO
         now = timezone.now()
         rows = [
             (
@@ -96,7 +92,6 @@ class SqlStore:
                 s.device_id,
                 s.event_type,
                 s.duration_ms,
-                is_completed(s.position_ms, s.duration_ms, ratio),
                 now,
                 s.hidden_before,
             )
@@ -117,18 +112,6 @@ class SqlStore:
         if row is not None:
             return _state(row)
         return compacted_record(self, profile_id, movie_id)
-
-    def continue_watching(self, profile_id: str, *, limit: int) -> list[PlayState]:
-        rows = (
-            LiveVH.objects.using(self.using)
-            .filter(
-                profile_id=profile_id,
-                completed=False,
-                client_request_time__gt=F("hidden_before"),
-            )
-            .order_by("-client_request_time")[:limit]
-        )
-        return [_state(row) for row in rows]
 
     def changed_since(self, profile_id: str, since_ms: int) -> list[PlayState]:
         rows = LiveVH.objects.using(self.using).filter(

@@ -33,10 +33,6 @@ class HistoryStore(Protocol):
         """The title's state: its LiveVH row, else its record in CompressedVH."""
         ...
 
-    def continue_watching(self, profile_id: str, *, limit: int) -> list[PlayState]:
-        """In-progress, not hidden titles of the profile, most recent first."""
-        ...
-
     def changed_since(self, profile_id: str, since_ms: int) -> list[PlayState]:
         """Every LiveVH title of the profile whose state is newer than `since_ms` (client time)."""
         ...

@@ -16,8 +16,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.auth import OwnsProfile
-from core.domain import PlayState, is_completed, progress
+from catalog.titles import titles
+from core.domain import PlayState, progress
 from core.payloads import BadRequest, Detail, parse
+from core.series import Title, state_completed
 from history.store import StoreUnavailable
 from playstate import selectors, services
 from playstate.ingest import heartbeats_ingest
@@ -31,6 +33,9 @@ from playstate.schemas import (
     HistoryItem,
     HistoryQuery,
     IngestResult,
+    NextUpItem,
+    NextUpPage,
+    NextUpQuery,
     Position,
     RateLimited,
     encode_cursor,
@@ -104,14 +109,17 @@ class PositionApi(APIView):
         return Response(answer.model_dump(mode="json"))
 
 
-def _row_item(state: PlayState) -> ContinueWatchingItem:
+def _row_item(item: selectors.RowItem) -> ContinueWatchingItem:
     return ContinueWatchingItem(
-        movie_id=state.movie_id,
-        position_ms=state.position_ms,
-        duration_ms=state.duration_ms,
-        progress=progress(state.position_ms, state.duration_ms),
-        last_watched=state.client_request_time,
-        device_id=state.device_id,
+        movie_id=item.movie_id,
+        title=item.title,
+        position_ms=item.position_ms,
+        duration_ms=item.duration_ms,
+        progress=progress(item.position_ms, item.duration_ms),
+        last_watched=item.last_watched,
+        device_id=item.device_id,
+        series_id=item.series_id,
+        next_up=item.next_up,
     )
 
 
@@ -131,14 +139,18 @@ class ContinueWatchingApi(APIView):
         return Response(ContinueWatching(results=[_row_item(s) for s in row]).model_dump())
 
 
-def _history_item(state: PlayState, ratio: float) -> HistoryItem:
+def _history_item(state: PlayState, title: Title | None) -> HistoryItem:
     return HistoryItem(
         movie_id=state.movie_id,
         position_ms=state.position_ms,
         duration_ms=state.duration_ms,
-        completed=is_completed(state.position_ms, state.duration_ms, ratio),
+        completed=state_completed(state, title, settings.PLAYSTATE_COMPLETION_RATIO),
         last_watched=state.client_request_time,
         device_id=state.device_id,
+        title=None if title is None else title.title,
+        series_id=None if title is None else title.series_id,
+        season=None if title is None else title.season,
+        episode=None if title is None else title.episode,
     )
 
 
@@ -158,12 +170,40 @@ class HistoryApi(APIView):
             )
         except StoreUnavailable:
             return _response(unavailable(STORE_DOWN))
-        ratio = settings.PLAYSTATE_COMPLETION_RATIO
+        catalog = async_to_sync(titles)({s.movie_id for s in page})
         body = History(
-            results=[_history_item(s, ratio) for s in page],
+            results=[_history_item(s, catalog[s.movie_id]) for s in page],
             next=None if after is None else encode_cursor(after),
         )
         return Response(body.model_dump())
+
+
+class NextUpApi(APIView):
+    permission_classes = [permissions.IsAuthenticated, OwnsProfile]
+
+    @extend_schema(
+        parameters=_query_parameters(NextUpQuery),
+        responses={200: NextUpPage, 400: BadRequest, **OWN_PROFILE},
+        summary="What to watch next in each show the profile watched, most recent first",
+    )
+    def get(self, request: Request, profile_id: str) -> Response:
+        query = parse(NextUpQuery, request.query_params.dict())
+        entries = async_to_sync(selectors.next_up_list)(profile_id=profile_id, limit=query.limit)
+        items = [
+            NextUpItem(
+                series_id=str(e.episode.series_id),
+                movie_id=e.episode.movie_id,
+                title=e.episode.title,
+                season=e.episode.season or 0,
+                episode=e.episode.episode or 0,
+                position_ms=e.position_ms,
+                duration_ms=e.episode.duration_ms,
+                last_watched=e.last_watched,
+                reason=e.reason,
+            )
+            for e in entries
+        ]
+        return Response(NextUpPage(results=items).model_dump(mode="json"))
 
 
 class ContinueWatchingRemoveApi(APIView):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import Annotated, Final, Literal
 
@@ -17,14 +18,16 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.domain import EventType, PlayState, is_completed
+from core.domain import EventType, PlayState
 from core.payloads import Identifier
+from core.series import NextUp, Title, state_completed
 from playstate import metrics
 
 logger = logging.getLogger(__name__)
 
 UPDATE: Final = "playstate.update"
 REMOVED: Final = "playstate.removed"
+NEXT_UP: Final = "playstate.next_up"
 
 
 class _Message(BaseModel):
@@ -52,8 +55,23 @@ class PlaystateRemoved(_Message):
     movie_id: Identifier
 
 
-Message = PlaystateUpdate | PlaystateRemoved
-MESSAGES: dict[str, type[Message]] = {UPDATE: PlaystateUpdate, REMOVED: PlaystateRemoved}
+class PlaystateNextUp(_Message):
+    """A finished episode changed what the profile watches next in its show."""
+
+    type: Literal["playstate.next_up"] = NEXT_UP
+    profile_id: Identifier
+    series_id: Identifier
+    movie_id: Identifier
+    season: Annotated[int, Field(ge=0)]
+    episode: Annotated[int, Field(ge=0)]
+
+
+Message = PlaystateUpdate | PlaystateRemoved | PlaystateNextUp
+MESSAGES: dict[str, type[Message]] = {
+    UPDATE: PlaystateUpdate,
+    REMOVED: PlaystateRemoved,
+    NEXT_UP: PlaystateNextUp,
+}
 
 
 def group_name(profile_id: str) -> str:
@@ -61,14 +79,12 @@ def group_name(profile_id: str) -> str:
     return f"profile.{profile_id}"
 
 
-def update_message(state: PlayState) -> PlaystateUpdate:
+def update_message(state: PlayState, title: Title | None) -> PlaystateUpdate:
     return PlaystateUpdate(
         profile_id=state.profile_id,
         movie_id=state.movie_id,
         position_ms=state.position_ms,
-        completed=is_completed(
-            state.position_ms, state.duration_ms, settings.PLAYSTATE_COMPLETION_RATIO
-        ),
+        completed=state_completed(state, title, settings.PLAYSTATE_COMPLETION_RATIO),
         client_request_time=state.client_request_time,
         device_id=state.device_id,
         event_type=state.event_type,
@@ -76,23 +92,35 @@ def update_message(state: PlayState) -> PlaystateUpdate:
 
 
 async def publish(messages: Sequence[Message]) -> None:
+    """Each profile's messages in their order (a finished episode's update before its show's
+    Next Up), the profiles at once."""
     if not messages:
         return
     layer = get_channel_layer()
+    by_profile: dict[str, list[Message]] = defaultdict(list)
+    for message in messages:
+        by_profile[message.profile_id].append(message)
+
+    async def send(profile_id: str, queue: list[Message]) -> None:
+        for message in queue:
+            await layer.group_send(group_name(profile_id), message.model_dump(mode="json"))
+
     try:
-        await asyncio.gather(
-            *(
-                layer.group_send(group_name(m.profile_id), m.model_dump(mode="json"))
-                for m in messages
-            )
-        )
+        await asyncio.gather(*(send(p, queue) for p, queue in by_profile.items()))
         await metrics.incr({"sync_pushes": len(messages)})
     except Exception:
         logger.warning("could not push %d messages", len(messages), exc_info=True)
 
 
-async def publish_updates(states: Sequence[PlayState]) -> None:
-    await publish([update_message(state) for state in states])
+def next_up_message(profile_id: str, entry: NextUp) -> PlaystateNextUp:
+    episode = entry.episode
+    return PlaystateNextUp(
+        profile_id=profile_id,
+        series_id=str(episode.series_id),
+        movie_id=episode.movie_id,
+        season=episode.season or 0,
+        episode=episode.episode or 0,
+    )
 
 
 async def publish_removed(profile_id: str, movie_id: str) -> None:

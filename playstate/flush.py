@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from channels.db import database_sync_to_async
 from django.conf import settings
 
+from catalog.titles import titles
 from core.clock import now_ms
+from core.domain import PlayState
+from core.series import state_completed
 from history.store import StoreUnavailable, get_store
 from playstate import events, hotlayer
+from playstate.selectors import shelf
 
 
 async def pending_flush(*, limit: int | None = None) -> int:
@@ -30,5 +36,25 @@ async def pending_flush(*, limit: int | None = None) -> int:
         raise
     await hotlayer.ack(members, deadline=deadline, written=written)
     # After the write, as Zulip does: a device never hears of a state the store lacks.
-    await events.publish_updates(states)
+    await events.publish(await _messages(states))
     return len(members)
+
+
+async def _messages(states: Sequence[PlayState]) -> list[events.Message]:
+    """Each written state for the profile's other devices; for an episode finished, its show's
+    Next Up too."""
+    catalog = await titles({s.movie_id for s in states})
+    ratio = settings.PLAYSTATE_COMPLETION_RATIO
+    messages: list[events.Message] = [events.update_message(s, catalog[s.movie_id]) for s in states]
+    finished = {
+        (s.profile_id, title.series_id)
+        for s in states
+        if (title := catalog[s.movie_id]) is not None
+        and title.series_id is not None
+        and state_completed(s, title, ratio)
+    }
+    for profile_id, series_id in sorted(finished):
+        entry = (await shelf(profile_id, reading="Next Up")).next_ups().get(series_id)
+        if entry is not None:
+            messages.append(events.next_up_message(profile_id, entry))
+    return messages

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from redis.exceptions import RedisError
 
 from accounts.auth import NOT_YOURS, Principal, Unauthenticated, authenticate
-from catalog.durations import durations
+from catalog.titles import durations
 from core.clock import now_ms
 from core.domain import PlayState, to_millis
 from core.payloads import FieldErrors, field_errors

@@ -22,6 +22,7 @@ from pydantic import (
 
 from core.domain import EventType
 from core.payloads import Detail, Identifier
+from core.series import Reason
 
 MAX_BATCH = 50
 MAX_DEVICE_ID = 128
@@ -122,11 +123,18 @@ class Position(BaseModel):
 
 class ContinueWatchingItem(BaseModel):
     movie_id: str
+    title: Annotated[str | None, Field(description="The catalog's title, when it has one.")] = None
     position_ms: int
     duration_ms: int | None
     progress: float | None
     last_watched: Annotated[int, Field(description="Epoch ms of the latest heartbeat.")]
     device_id: str
+    series_id: Annotated[
+        str | None, Field(description="The show, for a show's one tile (its Next Up entry).")
+    ] = None
+    next_up: Annotated[
+        bool, Field(description="An episode of the show not started yet: what to watch next.")
+    ] = False
 
 
 class ContinueWatching(BaseModel):
@@ -140,6 +148,30 @@ class HistoryItem(BaseModel):
     completed: bool
     last_watched: Annotated[int, Field(description="Epoch ms of the latest heartbeat.")]
     device_id: str
+    title: Annotated[str | None, Field(description="The catalog's title, when it has one.")] = None
+    series_id: str | None = None
+    season: int | None = None
+    episode: int | None = None
+
+
+class NextUpItem(BaseModel):
+    series_id: str
+    movie_id: str
+    title: str
+    season: int
+    episode: int
+    position_ms: Annotated[int, Field(description="Where to start: 0, unless in progress.")]
+    duration_ms: int
+    last_watched: Annotated[int, Field(description="Epoch ms of the show's latest heartbeat.")]
+    reason: Reason
+
+
+class NextUpPage(BaseModel):
+    results: list[NextUpItem]
+
+
+class NextUpQuery(BaseModel):
+    limit: Annotated[int, Field(ge=1, le=100)] = 20
 
 
 class History(BaseModel):

@@ -14,20 +14,19 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from redis.exceptions import RedisError
 
-from catalog.durations import durations
-from core.domain import (
-    PlayState,
-    in_continue_watching,
-    is_completed,
-    latest_per_title,
-    newest_first,
-)
+from catalog.titles import series_episodes, titles
+from core.domain import PlayState, is_hidden, latest_per_title, newest_first
+from core.series import NextUp, Title, next_up, state_completed
 from history.selectors import stored_records
 from history.store import StoreUnavailable, get_store
 from playstate import hotlayer
 from playstate.schemas import Cursor, Position, Source
 
 logger = logging.getLogger(__name__)
+
+
+def ratio() -> float:
+    return float(settings.PLAYSTATE_COMPLETION_RATIO)
 
 
 async def _from_store(profile_id: str, movie_id: str) -> PlayState | None:
@@ -63,21 +62,20 @@ async def position_get(*, profile_id: str, movie_id: str) -> tuple[PlayState | N
 async def position_answer(*, profile_id: str, movie_id: str) -> Position:
     """The resume answer (contract section 5); a completed title resumes at 0."""
     state, source = await position_get(profile_id=profile_id, movie_id=movie_id)
+    title = (await titles([movie_id]))[movie_id]
     if state is None:
         return Position(
             profile_id=profile_id,
             movie_id=movie_id,
             position_ms=0,
-            duration_ms=(await durations([movie_id])).get(movie_id),
+            duration_ms=None if title is None else title.duration_ms,
             completed=False,
             client_request_time=None,
             device_id=None,
             event_type=None,
             source=source,
         )
-    completed = is_completed(
-        state.position_ms, state.duration_ms, settings.PLAYSTATE_COMPLETION_RATIO
-    )
+    completed = state_completed(state, title, ratio())
     return Position(
         profile_id=profile_id,
         movie_id=movie_id,
@@ -124,20 +122,105 @@ async def history_page(
     return page, (page[-1].client_request_time, page[-1].movie_id) if more else None
 
 
-async def continue_watching_list(*, profile_id: str, limit: int) -> list[PlayState]:
-    """In-progress titles, most recent first: the store's rows overlaid with the hot layer's
-    newer states (which may have completed, hidden or revived a title)."""
-    hot = await hot_states(profile_id, reading="Continue Watching")
+@dataclass(frozen=True)
+class Shelf:
+    """What a profile's rows are made of: its state of every title it watched (store and cache
+    merged), which of those are recent (LiveVH or the cache), the catalog's word on each, and
+    every episode of each show among them."""
+
+    states: dict[str, PlayState]
+    recent: set[str]
+    titles: dict[str, Title | None]
+    episodes: dict[str, tuple[Title, ...]]
+
+    def show_of(self, movie_id: str) -> str | None:
+        title = self.titles.get(movie_id)
+        return None if title is None else title.series_id
+
+    def next_ups(self) -> dict[str, NextUp]:
+        shows = {series for m in self.states if (series := self.show_of(m)) is not None}
+        found = {s: next_up(self.episodes.get(s, ()), self.states, ratio()) for s in shows}
+        return {show: entry for show, entry in found.items() if entry is not None}
+
+
+async def shelf(profile_id: str, *, reading: str) -> Shelf:
+    """The profile's shelf; with the store down, what the cache holds."""
+    hot = await hot_states(profile_id, reading=reading)
     try:
-        stored = await database_sync_to_async(get_store().continue_watching)(
-            profile_id, limit=limit + len(hot)
-        )
+        states, live = await database_sync_to_async(_stored)(profile_id, hot)
     except StoreUnavailable:
-        logger.warning("store unreachable; Continue Watching from the cache only")
-        stored = []
-    ratio = settings.PLAYSTATE_COMPLETION_RATIO
-    latest = latest_per_title([*stored, *hot])
-    return newest_first(s for s in latest.values() if in_continue_watching(s, ratio))[:limit]
+        logger.warning("store unreachable; %s from the cache only", reading)
+        states, live = latest_per_title(hot), set()
+    catalog = await titles(states)
+    shows = {t.series_id for t in catalog.values() if t is not None and t.series_id}
+    return Shelf(
+        states=states,
+        recent=live | {s.movie_id for s in hot},
+        titles=catalog,
+        episodes=await series_episodes(shows),
+    )
+
+
+async def next_up_list(*, profile_id: str, limit: int) -> list[NextUp]:
+    """One entry per show the profile watched, most recent activity first."""
+    entries = (await shelf(profile_id, reading="Next Up")).next_ups().values()
+    ordered = sorted(entries, key=lambda e: (e.last_watched, e.episode.movie_id), reverse=True)
+    return ordered[:limit]
+
+
+@dataclass(frozen=True)
+class RowItem:
+    """A tile of Continue Watching: a film in progress, or a show's Next Up entry."""
+
+    movie_id: str
+    title: str | None
+    position_ms: int
+    duration_ms: int | None
+    last_watched: int
+    device_id: str
+    series_id: str | None = None
+    next_up: bool = False
+
+
+async def continue_watching_list(*, profile_id: str, limit: int) -> list[RowItem]:
+    """In-progress films and one tile per show, most recent activity first: titles active
+    recently (LiveVH or the cache), the cache's newer states overlaid (which may have completed,
+    hidden or revived a title). A show's tile is its Next Up entry; removing the tile hides
+    the show's episodes, so it is back with a newer heartbeat for any of them."""
+    found = await shelf(profile_id, reading="Continue Watching")
+    items: list[RowItem] = []
+    for movie_id in found.recent:
+        state, title = found.states[movie_id], found.titles.get(movie_id)
+        if found.show_of(movie_id) or is_hidden(state) or state_completed(state, title, ratio()):
+            continue
+        items.append(
+            RowItem(
+                movie_id,
+                None if title is None else title.title,
+                state.position_ms,
+                state.duration_ms,
+                state.client_request_time,
+                state.device_id,
+            )
+        )
+    for show, entry in found.next_ups().items():
+        watched = [s for m, s in found.states.items() if found.show_of(m) == show]
+        if not any(s.movie_id in found.recent for s in watched) or all(map(is_hidden, watched)):
+            continue
+        items.append(
+            RowItem(
+                entry.episode.movie_id,
+                entry.episode.title,
+                entry.position_ms,
+                entry.episode.duration_ms,
+                entry.last_watched,
+                entry.device_id,
+                series_id=show,
+                next_up=not entry.started,
+            )
+        )
+    items.sort(key=lambda i: (i.last_watched, i.movie_id), reverse=True)
+    return items[:limit]
 
 
 async def catch_up(*, profile_id: str, since: int) -> list[PlayState]:
@@ -161,6 +244,7 @@ class SupportRow:
     stored: PlayState | None
     cached: PlayState | None
     compacted: bool
+    title: Title | None
 
     @property
     def state(self) -> PlayState:
@@ -173,8 +257,7 @@ class SupportRow:
 
     @property
     def completed(self) -> bool:
-        s = self.state
-        return is_completed(s.position_ms, s.duration_ms, settings.PLAYSTATE_COMPLETION_RATIO)
+        return state_completed(self.state, self.title, ratio())
 
 
 async def support_history(profile_id: str) -> tuple[list[SupportRow], list[str]]:
@@ -191,9 +274,11 @@ async def support_history(profile_id: str) -> tuple[list[SupportRow], list[str]]
         cached = {s.movie_id: s for s in await hotlayer.recent_states(profile_id)}
     except RedisError as error:
         problems.append(f"Redis is unreachable ({type(error).__name__}).")
+    movies = records.keys() | cached.keys()
+    catalog = await titles(movies)
     rows = [
-        SupportRow(records.get(m), cached.get(m), m in records and m not in in_live)
-        for m in records.keys() | cached.keys()
+        SupportRow(records.get(m), cached.get(m), m in records and m not in in_live, catalog[m])
+        for m in movies
     ]
     rows.sort(key=lambda r: (r.state.client_request_time, r.state.movie_id), reverse=True)
     return rows, problems

@@ -31,6 +31,7 @@ urlpatterns = [
         name="continue-watching",
     ),
     path("profiles/<id:profile_id>/history", api.HistoryApi.as_view(), name="history"),
+    path("profiles/<id:profile_id>/next-up", api.NextUpApi.as_view(), name="next-up"),
     path(
         "profiles/<id:profile_id>/continue-watching/<id:movie_id>",
         api.ContinueWatchingRemoveApi.as_view(),

@@ -3,8 +3,9 @@
 The worker publishes to the profile's group after it persists a change
 (`playstate/events.py`); every connected device of the profile receives it except the one
 that sent it. A device that was offline passes `since=<ms>` and first gets the latest state
-of each title that changed after that time. The group is joined before the catch-up is read,
-so nothing falls between the two; a client keeps, per title, the greatest
+of each title that changed after that time. The group is joined before the handshake
+completes (an open socket hears every later change) and so before the catch-up is read:
+nothing falls between the two. A client keeps, per title, the greatest
 `client_request_time` it has seen.
 """
 
@@ -22,8 +23,15 @@ from django.db import DatabaseError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from accounts.auth import Unauthenticated, authenticate
+from catalog.titles import titles
 from core.payloads import Identifier
-from playstate.events import PlaystateRemoved, PlaystateUpdate, group_name, update_message
+from playstate.events import (
+    PlaystateNextUp,
+    PlaystateRemoved,
+    PlaystateUpdate,
+    group_name,
+    update_message,
+)
 from playstate.selectors import catch_up
 
 logger = logging.getLogger(__name__)
@@ -53,38 +61,49 @@ def recheck_seconds() -> float:
 class SyncConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     profile_id: str
     device_id: str
+    since: int | None
     authorization: str
     _recheck: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
-        # Close codes reach the client only after the handshake, so refusals accept first.
+        code = await self._join()
+        if code is not None:
+            # Close codes reach the client only after the handshake: accept, then close.
+            await self.accept()
+            await self.close(code=code)
+            return
+        # Accepted once in the group: a device whose socket is open hears every later change.
         await self.accept()
+        self._recheck = asyncio.create_task(self._keep_authorized())
+        if self.since is not None:
+            missed = await catch_up(profile_id=self.profile_id, since=self.since)
+            catalog = await titles({s.movie_id for s in missed})
+            for state in missed:
+                if state.device_id != self.device_id:
+                    message = update_message(state, catalog[state.movie_id])
+                    await self.send_json(message.model_dump(mode="json"))
+
+    async def _join(self) -> int | None:
+        """Check the socket's token and query, and join its profile's group; else the code
+        to close it with."""
         raw = {k: v[-1] for k, v in parse_qs(self.scope["query_string"].decode()).items()}
         header = dict(self.scope["headers"]).get(b"authorization", b"").decode("latin-1")
         if not header and raw.get("token"):
             header = f"Bearer {raw['token']}"
-        profile_id = raw.get("profile_id", "")
         try:
-            principal = await authenticate(header or None, profile_ids=[profile_id])
+            principal = await authenticate(header or None, profile_ids=[raw.get("profile_id", "")])
         except Unauthenticated:
-            await self.close(code=UNAUTHENTICATED)
-            return
+            return UNAUTHENTICATED
         try:
             query = SyncQuery.model_validate(raw)
         except ValidationError:
-            await self.close(code=BAD_REQUEST)
-            return
+            return BAD_REQUEST
         if query.profile_id not in principal.profile_ids:
-            await self.close(code=FORBIDDEN)
-            return
-        self.profile_id, self.device_id = query.profile_id, query.device_id
+            return FORBIDDEN
+        self.profile_id, self.device_id, self.since = query.profile_id, query.device_id, query.since
         self.authorization = header
         await self.channel_layer.group_add(group_name(self.profile_id), self.channel_name)
-        self._recheck = asyncio.create_task(self._keep_authorized())
-        if query.since is not None:
-            for state in await catch_up(profile_id=self.profile_id, since=query.since):
-                if state.device_id != self.device_id:
-                    await self.send_json(update_message(state).model_dump(mode="json"))
+        return None
 
     async def _keep_authorized(self) -> None:
         """Close the socket once its token is revoked or the profile leaves the account."""
@@ -121,3 +140,6 @@ class SyncConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
     async def playstate_removed(self, event: dict[str, object]) -> None:
         await self.send_json(PlaystateRemoved.model_validate(event).model_dump(mode="json"))
+
+    async def playstate_next_up(self, event: dict[str, object]) -> None:
+        await self.send_json(PlaystateNextUp.model_validate(event).model_dump(mode="json"))

@@ -16,7 +16,7 @@ from django.core.management import call_command
 
 from accounts import auth
 from accounts.models import ApiToken, Profile
-from catalog import durations
+from catalog import titles as catalog_titles
 from catalog.models import Movie
 from config.celery_app import app as celery_app
 from config.settings import caches, channel_layers
@@ -150,7 +150,7 @@ def redis_client(redis_server: RedisServer, settings: Any) -> Iterator[redis.Red
     celery_app.conf.broker_url = redis_server.url  # type: ignore[misc]
     core_redis.reset_clients()
     auth.clear_cache()
-    durations.clear_cache()
+    catalog_titles.clear_cache()
     client = redis.Redis.from_url(redis_server.url, decode_responses=True)
     client.flushall()
     yield client

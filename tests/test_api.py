@@ -261,11 +261,14 @@ async def test_continue_watching_is_most_recent_first(
     assert [r["movie_id"] for r in items] == ["c", "b", "a", "m1"]
     assert items[-1] == {
         "movie_id": "m1",
+        "title": "Film One",
         "position_ms": 60_000,
         "duration_ms": DURATION_MS,
         "progress": 0.1,
         "last_watched": (t - 200) * 1000,
         "device_id": "tv_01",
+        "series_id": None,
+        "next_up": False,
     }
     assert items[0]["progress"] is None
     path = "/api/v1/profiles/alice-tv/continue-watching"
@@ -385,7 +388,7 @@ async def test_with_the_store_down_too_resume_answers_zero(
     def down(*args: object, **kwargs: object) -> None:
         raise StoreUnavailable("database is gone")
 
-    for operation in ("get", "continue_watching", "changed_since", "compressed"):
+    for operation in ("get", "changed_since", "compressed"):
         monkeypatch.setattr(store, operation, down)
     body = await position(api, alice)
     assert (body["position_ms"], body["source"]) == (0, "default")
@@ -456,6 +459,10 @@ async def test_history_merges_recent_and_compacted_titles_newest_first(
         "completed": True,
         "last_watched": t - 1_000,
         "device_id": "tv_01",
+        "title": "Film One",
+        "series_id": None,
+        "season": None,
+        "episode": None,
     }
     assert first["results"][1]["position_ms"] == 77_000
     second = (await get(api, alice, f"{path}?limit=3&cursor={first['next']}")).json()

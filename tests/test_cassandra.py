@@ -88,5 +88,6 @@ def test_a_flush_of_many_profiles_is_one_batch_per_partition(
     ]
     assert cassandra_store.write(states) == 100
     for p in range(5):
-        row = cassandra_store.continue_watching(f"p{p}", limit=100)
-        assert [s.movie_id for s in row] == [f"m{m}" for m in range(19, 0, -1)]
+        written = cassandra_store.changed_since(f"p{p}", -1)
+        assert sorted(s.position_ms for s in written) == [m * 1_000 for m in range(20)]
+        assert [s.hidden_before for s in written if s.movie_id == "m0"] == [T]

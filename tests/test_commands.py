@@ -87,3 +87,49 @@ def test_import_catalog_rejects_a_bad_file_whole(
     with pytest.raises(CommandError, match=message):
         call_command("import_catalog", str(csv), stdout=StringIO())
     assert not Movie.objects.exists()
+
+
+def test_import_catalog_takes_series_columns_and_old_files_keep_them(tmp_path: Path) -> None:
+    csv = tmp_path / "catalog.csv"
+    csv.write_text(
+        "movie_id,title,duration_ms,series_id,season,episode,credits_ms\n"
+        "s.s1e1,Pilot,2700000,show,1,1,2520000\n"
+        "s.s0e1,Special,1200000,show,0,1,\n"
+        "film,A Film,5400000,,,,5000000\n"
+    )
+    call_command("import_catalog", str(csv), stdout=StringIO())
+    csv.write_text("movie_id,title,duration_ms\ns.s1e1,Pilot (new cut),2760000\n")
+    call_command("import_catalog", str(csv), stdout=StringIO())
+    pilot = Movie.objects.get(movie_id="s.s1e1")
+    assert (pilot.title, pilot.series_id, pilot.season, pilot.episode, pilot.credits_ms) == (
+        "Pilot (new cut)", "show", 1, 1, 2_520_000,
+    )  # fmt: skip
+    special = Movie.objects.get(movie_id="s.s0e1")
+    assert (special.season, special.credits_ms) == (0, None)
+    film = Movie.objects.get(movie_id="film")
+    assert (film.series_id, film.credits_ms) == (None, 5_000_000)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("movie_id,title,duration_ms,series_id\nx,X,1,show\n", "line 2"),  # no season, episode
+        ("movie_id,title,duration_ms,credits_ms\nx,X,10,11\n", "line 2"),  # credits past the end
+        ("movie_id,title,duration_ms,series_id,season,episode\na,A,1,s,1,1\nb,B,1,s,1,1\n",
+         "rules"),  # two titles for one episode
+        ("movie_id,title,duration_ms,rating\nx,X,1,5\n", "header"),
+    ],
+)  # fmt: skip
+def test_import_catalog_rejects_bad_series_rows_whole(
+    tmp_path: Path, content: str, message: str
+) -> None:
+    csv = tmp_path / "catalog.csv"
+    csv.write_text(content)
+    with pytest.raises(CommandError, match=message):
+        call_command("import_catalog", str(csv), stdout=StringIO())
+    assert not Movie.objects.exists()
+
+
+def test_import_catalog_says_plainly_when_the_file_is_missing(tmp_path: Path) -> None:
+    with pytest.raises(CommandError, match=r"cannot read .*missing\.csv: No such file"):
+        call_command("import_catalog", str(tmp_path / "missing.csv"), stdout=StringIO())

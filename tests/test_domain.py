@@ -11,8 +11,7 @@ from hypothesis import strategies as st
 from core.domain import (
     EventType,
     PlayState,
-    in_continue_watching,
-    is_completed,
+    is_hidden,
     is_newer,
     merge,
     progress,
@@ -97,16 +96,14 @@ def test_epoch_values_below_10_to_the_11_are_seconds() -> None:
     assert to_millis(1_705_820_000_123) == 1_705_820_000_123
 
 
-def test_completion_is_reached_at_the_ratio() -> None:
-    assert not is_completed(949, 1000, 0.95)
-    assert is_completed(950, 1000, 0.95)
-    assert not is_completed(10**9, None, 0.95)
+def test_progress_is_the_share_of_the_duration() -> None:
     assert progress(250, 1000) == 0.25
+    assert progress(2000, 1000) == 1.0
     assert progress(250, None) is None
 
 
 def test_a_hidden_title_is_out_of_the_row_until_a_newer_state() -> None:
     state = PlayState("p", "m", 10, 1_000, "tv", EventType.HEARTBEAT, 1000, hidden_before=1_000)
-    assert not in_continue_watching(state, 0.95)
+    assert is_hidden(state)
     newer = PlayState("p", "m", 20, 1_001, "tv", EventType.HEARTBEAT, 1000)
-    assert in_continue_watching(merge(state, newer), 0.95)
+    assert not is_hidden(merge(state, newer))

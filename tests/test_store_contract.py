@@ -107,25 +107,6 @@ def test_hidden_before_only_grows_and_survives_newer_states(store: HistoryStore)
     assert (stored.position_ms, stored.hidden_before) == (20, T + 5)
 
 
-def test_continue_watching_lists_in_progress_titles_newest_first(store: HistoryStore) -> None:
-    store.write(
-        [
-            state("old", crt=T),
-            state("new", crt=T + 3),
-            state("done", pos=99_000, crt=T + 2),
-            state("hidden", crt=T + 1, hidden_before=T + 1),
-            state("unknown-length", pos=10**9, crt=T + 4, duration_ms=None),
-        ]
-    )
-    assert [s.movie_id for s in store.continue_watching("p1", limit=10)] == [
-        "unknown-length",
-        "new",
-        "old",
-    ]
-    assert [s.movie_id for s in store.continue_watching("p1", limit=1)] == ["unknown-length"]
-    assert store.continue_watching("nobody", limit=10) == []
-
-
 def test_it_lists_what_changed_since_a_time(store: HistoryStore) -> None:
     store.write([state("a", crt=T), state("b", crt=T + 5), state("c", crt=T + 9, pos=99_000)])
     assert sorted(s.movie_id for s in store.changed_since("p1", T)) == ["b", "c"]

@@ -4,14 +4,18 @@ channel layer; every message a device receives is checked against its schema."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 import redis
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.utils import timezone
 
 from accounts.models import ApiToken, Profile, hash_token
+from catalog import titles
+from catalog.models import Movie
 from config.asgi import application
 from core.clock import now_ms
 from core.domain import EventType, PlayState
@@ -88,7 +92,7 @@ async def test_another_device_hears_of_a_change_and_the_sender_does_not(
     devices: tuple[WebsocketCommunicator, WebsocketCommunicator],
 ) -> None:
     tv, phone = devices
-    await events.publish_updates([state(device="phone")])
+    await events.publish([events.update_message(state(device="phone"), None)])
     message = check(await tv.receive_json_from(timeout=3))
     assert message == {
         "type": "playstate.update",
@@ -142,7 +146,7 @@ async def test_a_device_catches_up_on_what_changed_while_it_was_away(
         ("hot", "laptop"),
     ]
     assert await tv.receive_nothing(timeout=0.3)
-    await events.publish_updates([state("live", crt=T + 4)])
+    await events.publish([events.update_message(state("live", crt=T + 4), None)])
     assert check(await tv.receive_json_from(timeout=3))["movie_id"] == "live"
     await tv.disconnect()
 
@@ -171,7 +175,7 @@ async def test_whatever_a_device_sends_is_ignored_and_the_socket_stays(
     tv, _ = devices
     for frame in ({"text_data": "not json {"}, {"bytes_data": b"\x00\xff"}, {"text_data": "[]"}):
         await tv.send_to(**frame)
-    await events.publish_updates([state(device="phone")])
+    await events.publish([events.update_message(state(device="phone"), None)])
     assert check(await tv.receive_json_from(timeout=3))["movie_id"] == "m1"
 
 
@@ -204,3 +208,38 @@ def test_the_layer_never_times_out_its_own_blocking_receive() -> None:
 
     for host in settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"]:
         assert host["socket_timeout"] > RedisChannelLayer.brpop_timeout
+
+
+def _a_show_in_the_catalog() -> None:
+    for number in (1, 2):
+        Movie.objects.create(
+            movie_id=f"show.s1e{number}", title=f"Show S1E{number}", duration_ms=2_700_000,
+            credits_ms=2_520_000, series_id="show", season=1, episode=number,
+            added_at=timezone.now() - timedelta(days=1),
+        )  # fmt: skip
+
+
+async def test_finishing_an_episode_tells_the_other_devices_what_comes_next(
+    devices: tuple[WebsocketCommunicator, WebsocketCommunicator], redis_client: redis.Redis
+) -> None:
+    tv, _ = devices
+    await database_sync_to_async(_a_show_in_the_catalog)()
+    titles.clear_cache()
+    now = now_ms()
+    finished = PlayState("alice-tv", "show.s1e1", 2_530_000, now - 1_000, "phone", EventType.STOP)
+    await ingest(finished, now=now)
+    assert await pending_flush() == 1
+    update = check(await tv.receive_json_from(timeout=3))
+    assert (update["type"], update["movie_id"], update["completed"]) == (
+        "playstate.update",
+        "show.s1e1",
+        True,  # at the credits, before 95%
+    )
+    assert check(await tv.receive_json_from(timeout=3)) == {
+        "type": "playstate.next_up",
+        "profile_id": "alice-tv",
+        "series_id": "show",
+        "movie_id": "show.s1e2",
+        "season": 1,
+        "episode": 2,
+    }

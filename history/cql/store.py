@@ -30,7 +30,7 @@ from cassandra.query import BatchStatement, BatchType, PreparedStatement
 from django.conf import settings
 from django.db import connections
 
-from core.domain import EventType, PlayState, in_continue_watching
+from core.domain import EventType, PlayState
 from history import codec
 from history.store import compacted_record, raises_store_unavailable
 
@@ -228,12 +228,6 @@ class CassandraStore:
         # read whole and filtered here: Cassandra cannot filter on these columns.
         rows = self.session.execute(self._statements["profile"], (profile_id,))
         return [self._state(profile_id, row) for row in rows if row["state"] is not None]
-
-    def continue_watching(self, profile_id: str, *, limit: int) -> list[PlayState]:
-        ratio = settings.PLAYSTATE_COMPLETION_RATIO
-        row_states = [s for s in self._profile(profile_id) if in_continue_watching(s, ratio)]
-        row_states.sort(key=lambda s: s.client_request_time, reverse=True)
-        return row_states[:limit]
 
     def changed_since(self, profile_id: str, since_ms: int) -> list[PlayState]:
         return [s for s in self._profile(profile_id) if s.client_request_time > since_ms]

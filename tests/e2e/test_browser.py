@@ -114,3 +114,34 @@ def test_support_staff_change_a_rate_limit_and_the_next_burst_obeys_it(
     expect(page.locator("ul.messagelist")).to_contain_text("Cleared the position of admin-film")
     resumed = running.position("admin-film")
     assert (resumed["position_ms"], resumed["device_id"]) == (0, "support")
+
+
+def test_finishing_an_episode_on_the_phone_puts_the_next_on_the_tv(
+    running: Running, browser: Browser
+) -> None:
+    catalog = running.stack.directory / "show.csv"
+    catalog.write_text(
+        "movie_id,title,duration_ms,series_id,season,episode,credits_ms\n"
+        "demo.s1e1,Pilot,60000,demo-show,1,1,50000\n"
+        "demo.s1e2,The Second One,60000,demo-show,1,2,50000\n"
+    )
+    running.stack.manage("import_catalog", str(catalog))
+    tv = browser.new_page()
+    tv.goto(page_url(running, "tv", device_id="tv"))
+    expect(tv.locator("#status")).to_contain_text("live", timeout=15_000)
+
+    phone = browser.new_page()
+    phone.goto(
+        page_url(running, "phone", device_id="phone", movie_id="demo.s1e1", position_ms=48_000)
+    )
+    phone.click("#play")
+    phone.wait_for_timeout(3_000)  # past the credits, at 50 s
+    phone.click("#stop")
+
+    up_next = tv.locator('#next-up li[data-movie="demo.s1e2"]')
+    expect(up_next).to_have_attribute("data-reason", "next", timeout=10_000)
+    expect(up_next).to_contain_text("The Second One")
+    tile = tv.locator('#row li[data-movie="demo.s1e2"]')
+    expect(tile).to_have_attribute("data-next-up", "true")
+    expect(tile).to_contain_text("up next")
+    expect(tv.locator('#row li[data-movie="demo.s1e1"]')).to_have_count(0)  # one tile a show

@@ -9,6 +9,9 @@ let position = Number(params.get("position_ms") || 0);
 let playing = false;
 let sent = 0;
 let counter = 0;
+// Event ids must not repeat across page loads of the same device, or a retry filter would
+// take a new heartbeat for an old one: this page's own prefix.
+const session = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 let lastBeat = 0;
 const queue = [];
 
@@ -27,7 +30,7 @@ function beat(eventType) {
   queue.push({
     profile_id: demo.profileId, movie_id: movieId, video_timestamp_ms: Math.max(0, Math.round(position)),
     client_request_time: now(), device_id: demo.deviceId, event_type: eventType,
-    event_id: `${demo.deviceId}-${counter}`, // a retried batch is applied once
+    event_id: `${demo.deviceId}-${session}-${counter}`, // a retried batch is applied once
   });
   flush();
 }

@@ -1,60 +1,70 @@
-// The TV: shows the profile's Continue Watching row and keeps it current over the WebSocket.
+// The TV: shows the profile's Continue Watching and Next Up rows, and keeps them current over
+// the WebSocket. The rows come from the API (which folds a show's episodes into one tile);
+// a pushed message says which title changed and how, and makes the TV read the rows again.
 "use strict";
 
-const titles = new Map(); // movie_id -> {position_ms, duration_ms, last_watched, event_type}
+const heard = new Map(); // movie_id -> {event_type, position_ms} from the latest push
 let lastSeen = 0; // greatest client_request_time received: where a reconnect catches up from
+let pending = null;
 
-function render() {
+function item(list, movieId) {
+  const li = document.createElement("li");
+  li.dataset.movie = movieId;
+  list.append(li);
+  return li;
+}
+
+function renderRow(results) {
   const row = document.getElementById("row");
   row.replaceChildren();
-  const items = [...titles.entries()].sort((a, b) => b[1].last_watched - a[1].last_watched);
-  for (const [movieId, t] of items) {
-    const li = document.createElement("li");
-    li.dataset.movie = movieId;
-    li.dataset.position = t.position_ms;
-    li.dataset.event = t.event_type || "";
-    const pct = t.duration_ms ? Math.min(100, (100 * t.position_ms) / t.duration_ms) : 0;
-    li.innerHTML = `<strong></strong> at <span class="pos"></span> <em></em>` +
+  for (const t of results) {
+    const li = item(row, t.movie_id);
+    const pushed = heard.get(t.movie_id);
+    const position = pushed && !t.next_up ? Math.max(pushed.position_ms, t.position_ms) : t.position_ms;
+    li.dataset.position = position;
+    li.dataset.event = pushed ? pushed.event_type : "";
+    li.dataset.nextUp = t.next_up ? "true" : "false";
+    const pct = t.duration_ms ? Math.min(100, (100 * position) / t.duration_ms) : 0;
+    li.innerHTML = `<strong></strong> <span class="pos"></span> <em></em>` +
       `<span class="bar"><span style="width:${pct}%"></span></span>`;
-    li.querySelector("strong").textContent = movieId;
-    li.querySelector(".pos").textContent = demo.clock(t.position_ms);
-    li.querySelector("em").textContent = t.event_type ? `(${t.event_type.toLowerCase()})` : "";
-    row.append(li);
+    li.querySelector("strong").textContent = t.title || t.movie_id;
+    li.querySelector(".pos").textContent = t.next_up ? "up next" : `at ${demo.clock(position)}`;
+    li.querySelector("em").textContent = pushed ? `(${pushed.event_type.toLowerCase()})` : "";
   }
 }
 
-function apply(message) {
-  if (message.type === "playstate.removed") {
-    titles.delete(message.movie_id);
-  } else if (message.type === "playstate.update") {
-    lastSeen = Math.max(lastSeen, message.client_request_time);
-    const known = titles.get(message.movie_id);
-    if (known && known.last_watched > message.client_request_time) return; // older news
-    if (message.completed) {
-      titles.delete(message.movie_id);
-    } else {
-      titles.set(message.movie_id, {
-        position_ms: message.position_ms,
-        duration_ms: known ? known.duration_ms : null,
-        last_watched: message.client_request_time,
-        event_type: message.event_type,
-      });
-    }
+function renderNextUp(results) {
+  const list = document.getElementById("next-up");
+  list.replaceChildren();
+  for (const e of results) {
+    const li = item(list, e.movie_id);
+    li.dataset.reason = e.reason;
+    li.textContent = `${e.title} (S${e.season}E${e.episode}, ${e.reason.replace("_", " ")})`;
   }
-  render();
 }
 
 async function load() {
-  const response = await demo.api(`/api/v1/profiles/${encodeURIComponent(demo.profileId)}/continue-watching?limit=50`);
-  if (!response.ok) {
-    demo.status(`Continue Watching: HTTP ${response.status}`);
+  const base = `/api/v1/profiles/${encodeURIComponent(demo.profileId)}`;
+  const [row, next] = await Promise.all([
+    demo.api(`${base}/continue-watching?limit=50`), demo.api(`${base}/next-up`),
+  ]);
+  if (!row.ok || !next.ok) {
+    demo.status(`rows: HTTP ${row.status}, ${next.status}`);
     return;
   }
-  for (const item of (await response.json()).results) {
-    titles.set(item.movie_id, { ...item, event_type: null });
-    lastSeen = Math.max(lastSeen, item.last_watched);
+  const results = (await row.json()).results;
+  for (const t of results) lastSeen = Math.max(lastSeen, t.last_watched);
+  renderRow(results);
+  renderNextUp((await next.json()).results);
+}
+
+function apply(message) {
+  if (message.type === "playstate.update") {
+    lastSeen = Math.max(lastSeen, message.client_request_time);
+    heard.set(message.movie_id, message);
   }
-  render();
+  clearTimeout(pending);
+  pending = setTimeout(load, 100); // a burst of messages, one read
 }
 
 function listen() {
