@@ -345,6 +345,9 @@ PLAYSTATE_CLAIM_LEASE_MS = envint("PLAYSTATE_CLAIM_LEASE_MS", 15_000)
 PLAYSTATE_FLUSH_BATCH = envint("PLAYSTATE_FLUSH_BATCH", 500)
 PLAYSTATE_MAX_CLOCK_SKEW_MS = envint("PLAYSTATE_MAX_CLOCK_SKEW_MS", 10 * 60 * 1000)
 PLAYSTATE_COMPLETION_RATIO = envfloat("PLAYSTATE_COMPLETION_RATIO", 0.95)
+# A position below this never replaces a resume point beyond it (a stream that failed to
+# start reports 0:00); Kodi ignores the first 180 s the same way (`ignoresecondsatstart`).
+PLAYSTATE_IGNORE_START_MS = envint("PLAYSTATE_IGNORE_START_MS", 180_000)
 PLAYSTATE_EVENT_ID_TTL_SECONDS = envint("PLAYSTATE_EVENT_ID_TTL_SECONDS", 48 * 3600)
 # Token and catalog lookups are cached per process so the hot path costs no SQL query.
 PLAYSTATE_AUTH_CACHE_SECONDS = envint("PLAYSTATE_AUTH_CACHE_SECONDS", 60)

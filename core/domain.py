@@ -26,13 +26,28 @@ class EventType(StrEnum):
     PAUSE = "PAUSE"
     STOP = "STOP"
     SEEK = "SEEK"
+    # Marks: set by the service on a person's request, never sent by a player.
+    WATCHED = "WATCHED"
+    UNWATCHED = "UNWATCHED"
+    RESTORE = "RESTORE"
 
 
+class PlayerEvent(StrEnum):
+    """The events a player sends (EventType without the marks)."""
+
+    START = "START"
+    HEARTBEAT = "HEARTBEAT"
+    PAUSE = "PAUSE"
+    STOP = "STOP"
+    SEEK = "SEEK"
+
+
+MARKS = frozenset({EventType.WATCHED, EventType.UNWATCHED, EventType.RESTORE})
 # Events that carry a user's deliberate action: persisted (and pushed) promptly, not
 # coalesced into the window like plain heartbeats.
-URGENT_EVENTS = frozenset({EventType.PAUSE, EventType.STOP, EventType.SEEK})
+URGENT_EVENTS = frozenset({EventType.PAUSE, EventType.STOP, EventType.SEEK}) | MARKS
 
-OrderingKey = tuple[int, int, str, str, int]
+OrderingKey = tuple[bool, int, int, str, str, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +63,10 @@ class PlayState:
     duration_ms: int | None = None
     # Hidden from Continue Watching while client_request_time <= hidden_before.
     hidden_before: int = 0
+    # A place worth keeping (`holds_place`): beaten only by another such state.
+    significant: bool = False
+    # Hidden from history, Continue Watching and Next Up while client_request_time <= this.
+    forgotten_before: int = 0
 
     @property
     def ordering_key(self) -> OrderingKey:
@@ -58,13 +77,21 @@ def to_millis(epoch: int) -> int:
     return epoch * 1000 if epoch < SECONDS_MILLIS_BOUNDARY else epoch
 
 
+def holds_place(position_ms: int, event_type: EventType, *, ignore_start_ms: int) -> bool:
+    """Whether a heartbeat is a place worth keeping: past the first `ignore_start_ms` of the
+    title (a stream that failed to start reports 0:00 or 0:03, not 20:00), or a mark a person
+    asked for (watched, unwatched, restore), wherever it is."""
+    return event_type in MARKS or position_ms >= ignore_start_ms
+
+
 def ordering_key(state: PlayState) -> OrderingKey:
-    """Greater wins: the later client time, then the further position, then the greater
-    device id (the contract's rule). Two heartbeats equal in all three still differ in event
-    type (STOP > START > SEEK > PAUSE > HEARTBEAT) or in the catalog duration they were
-    checked against; comparing those too makes the order total, so no tie depends on
-    arrival order."""
+    """Greater wins: a significant state over any other (so a failed start never replaces
+    a place worth keeping), then the later client time, then the further position, then the
+    greater device id (the contract's rule). Two heartbeats equal in all of these still
+    differ in event type (by name) or in the catalog duration they were checked against;
+    comparing those too makes the order total, so no tie depends on arrival order."""
     return (
+        state.significant,
         state.client_request_time,
         state.position_ms,
         state.device_id,
@@ -86,9 +113,10 @@ def merge(current: PlayState | None, incoming: PlayState) -> PlayState:
         return incoming
     winner = incoming if is_newer(incoming, current) else current
     hidden_before = max(current.hidden_before, incoming.hidden_before)
-    if winner.hidden_before == hidden_before:
+    forgotten_before = max(current.forgotten_before, incoming.forgotten_before)
+    if winner.hidden_before == hidden_before and winner.forgotten_before == forgotten_before:
         return winner
-    return replace(winner, hidden_before=hidden_before)
+    return replace(winner, hidden_before=hidden_before, forgotten_before=forgotten_before)
 
 
 def latest_per_title(states: Iterable[PlayState]) -> dict[str, PlayState]:
@@ -99,9 +127,14 @@ def latest_per_title(states: Iterable[PlayState]) -> dict[str, PlayState]:
     return latest
 
 
+def recency(state: PlayState) -> tuple[int, str]:
+    """When the title was last active (states of different titles compare by this)."""
+    return state.client_request_time, state.movie_id
+
+
 def newest_first(states: Iterable[PlayState]) -> list[PlayState]:
     """Most recent activity first; equal times by movie id, so pages are stable."""
-    return sorted(states, key=lambda s: (s.client_request_time, s.movie_id), reverse=True)
+    return sorted(states, key=recency, reverse=True)
 
 
 def progress(position_ms: int, duration_ms: int | None) -> float | None:
@@ -110,5 +143,11 @@ def progress(position_ms: int, duration_ms: int | None) -> float | None:
     return min(1.0, position_ms / duration_ms)
 
 
+def is_forgotten(state: PlayState) -> bool:
+    """Hidden from history, and so from every row, until watched again after the hiding."""
+    return state.client_request_time <= state.forgotten_before
+
+
 def is_hidden(state: PlayState) -> bool:
-    return state.client_request_time <= state.hidden_before
+    """Hidden from Continue Watching (a removed tile, or a title hidden from history)."""
+    return state.client_request_time <= max(state.hidden_before, state.forgotten_before)

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from core.domain import PlayState
+from core.domain import PlayState, recency
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +97,7 @@ def next_up(
     watched = [(states[m], e) for m, e in catalog.items() if m in states]
     if not watched:
         return None
-    latest, latest_episode = max(watched, key=lambda pair: pair[0].ordering_key)
+    latest, latest_episode = max(watched, key=lambda pair: recency(pair[0]))
 
     def entry(episode: Title, reason: Reason) -> NextUp:
         state = states.get(episode.movie_id)
@@ -121,7 +121,7 @@ def next_up(
     if not finished:  # only specials, or episodes left unfinished long ago: from the start
         first = next((e for e in regular if e.available), None)
         return None if first is None else entry(first, Reason.NEXT)
-    anchor_state, anchor = max(finished, key=lambda pair: pair[0].ordering_key)
+    anchor_state, anchor = max(finished, key=lambda pair: recency(pair[0]))
     later = [e for e in regular if e.order > anchor.order and e.available]
     unseen = [
         e

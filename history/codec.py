@@ -1,6 +1,6 @@
 """CompressedVH: a profile's older history as compact bytes, and back. Pure functions.
 
-Layout (version 2), before compression:
+Layout (version 3), before compression:
 
     varint count
     varint n_strings, then each string (varint length + UTF-8): device ids and event types
@@ -12,6 +12,8 @@ Layout (version 2), before compression:
         varint   event type (index into the strings)
         varint   duration + 1, or 0 when unknown
         varint   0 when never hidden, else zigzag(hidden_before - client time) + 1
+        varint   the same for forgotten_before
+        varint   1 when the state holds the place (`significant`), else 0
 
 Watching in order (episode after episode, heartbeat times a few hours apart) makes the deltas
 small, so a record costs a few bytes before the compressor even starts. The blob is
@@ -20,20 +22,22 @@ small, so a record costs a few bytes before the compressor even starts. The blob
 Version 1 wrote `zigzag(hidden_before - client time + 1)`, which cannot tell "never hidden"
 from "hidden up to a millisecond before this state"; it is still read, and that one case
 reads as never hidden (where it is shown anyway: the state is newer than the hiding).
+Versions 1 and 2 end each record there; their records are judged significant as the ingest
+judges a heartbeat (by position: no marks existed then), so `decode` takes the threshold.
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import zstandard
 
-from core.domain import EventType, PlayState
+from core.domain import EventType, PlayState, holds_place
 
 MAGIC = b"PVH"
-VERSION = 2
-READABLE_VERSIONS = frozenset({1, 2})
+VERSION = 3
+READABLE_VERSIONS = frozenset({1, 2, 3})
 ZLIB, ZSTD = 1, 2
 DEFAULT_COMPRESSOR = ZSTD
 
@@ -93,6 +97,10 @@ class _Reader:
         return self.data[self.at - length : self.at].decode()
 
 
+def _hiding(value: int, client_request_time: int, out: bytearray) -> None:
+    _varint(_zigzag_value(value - client_request_time) + 1 if value else 0, out)
+
+
 def _layout(records: Sequence[PlayState]) -> bytes:
     ordered = sorted(records, key=lambda s: (s.client_request_time, s.movie_id))
     strings = sorted({s.device_id for s in ordered} | {s.event_type for s in ordered})
@@ -115,10 +123,9 @@ def _layout(records: Sequence[PlayState]) -> bytes:
         _varint(index[s.device_id], out)
         _varint(index[s.event_type], out)
         _varint(0 if s.duration_ms is None else s.duration_ms + 1, out)
-        if s.hidden_before:
-            _varint(_zigzag_value(s.hidden_before - s.client_request_time) + 1, out)
-        else:
-            _varint(0, out)
+        _hiding(s.hidden_before, s.client_request_time, out)
+        _hiding(s.forgotten_before, s.client_request_time, out)
+        _varint(int(s.significant), out)
     return bytes(out)
 
 
@@ -134,7 +141,8 @@ def encode(records: Iterable[PlayState], *, compressor: int = DEFAULT_COMPRESSOR
     return MAGIC + bytes([VERSION, compressor]) + body
 
 
-def decode(blob: bytes, *, profile_id: str) -> list[PlayState]:
+def decode(blob: bytes, *, profile_id: str, ignore_start_ms: int) -> Iterator[PlayState]:
+    """The blob's records, one at a time, in client-time order."""
     if blob[:3] != MAGIC or blob[3] not in READABLE_VERSIONS:
         raise ValueError("not a CompressedVH blob of a known version")
     version, compressor, body = blob[3], blob[4], blob[5:]
@@ -147,7 +155,6 @@ def decode(blob: bytes, *, profile_id: str) -> list[PlayState]:
     reader = _Reader(layout)
     count = reader.varint()
     strings = [reader.text() for _ in range(reader.varint())]
-    records = []
     time = position = 0
     for _ in range(count):
         time += reader.varint()
@@ -156,19 +163,24 @@ def decode(blob: bytes, *, profile_id: str) -> list[PlayState]:
         device, event = strings[reader.varint()], strings[reader.varint()]
         duration = reader.varint()
         hidden = reader.hidden_before(version, time)
-        records.append(
-            PlayState(
-                profile_id=profile_id,
-                movie_id=movie,
-                position_ms=position,
-                client_request_time=time,
-                device_id=device,
-                event_type=EventType(event),
-                duration_ms=duration - 1 if duration else None,
-                hidden_before=hidden,
-            )
+        if version >= 3:
+            forgotten = reader.hidden_before(version, time)
+            significant = bool(reader.varint())
+        else:
+            forgotten = 0
+            significant = holds_place(position, EventType(event), ignore_start_ms=ignore_start_ms)
+        yield PlayState(
+            profile_id=profile_id,
+            movie_id=movie,
+            position_ms=position,
+            client_request_time=time,
+            device_id=device,
+            event_type=EventType(event),
+            duration_ms=duration - 1 if duration else None,
+            hidden_before=hidden,
+            significant=significant,
+            forgotten_before=forgotten,
         )
-    return records
 
 
 def chunks(blob: bytes, size: int) -> list[bytes]:

@@ -19,6 +19,12 @@ class LiveVH(models.Model):
     hidden_before = models.BigIntegerField(
         default=0, help_text="Hidden from Continue Watching while client_request_time ≤ this."
     )
+    significant = models.BooleanField(
+        default=False, help_text="A place worth keeping: only another such state replaces it."
+    )
+    forgotten_before = models.BigIntegerField(
+        default=0, help_text="Hidden from history while client_request_time ≤ this."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

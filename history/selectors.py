@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from core.domain import PlayState, latest_per_title
-from history import codec
-from history.store import HistoryStore
+from history.store import HistoryStore, compacted_records
 
 
 def stored_records(
@@ -14,6 +13,4 @@ def stored_records(
 ) -> dict[str, PlayState]:
     """movie_id → the winning state among the profile's CompressedVH records and `extra`
     (its LiveVH rows, cached states). Raises StoreUnavailable."""
-    blob = store.compressed(profile_id)
-    compacted = codec.decode(blob, profile_id=profile_id) if blob else []
-    return latest_per_title([*compacted, *extra])
+    return latest_per_title([*compacted_records(store, profile_id), *extra])

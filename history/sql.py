@@ -10,9 +10,10 @@ from django.utils import timezone
 from core.domain import EventType, PlayState
 from history import codec
 from history.models import CompressedVH, CompressedVHMeta, LiveVH
-from history.store import compacted_record, raises_store_unavailable
+from history.store import live_or_compacted, raises_store_unavailable
 
 STATE_COLUMNS = (
+    "significant",
     "position_ms",
     "client_request_time",
     "device_id",
@@ -20,6 +21,8 @@ STATE_COLUMNS = (
     "duration_ms",
     "updated_at",
 )
+# Each only grows, apart from the state.
+HIDINGS = ("hidden_before", "forgotten_before")
 
 
 def _newer_sql(vendor: str) -> str:
@@ -28,6 +31,7 @@ def _newer_sql(vendor: str) -> str:
     # database's locale collation.
     collate = ' COLLATE "C"' if vendor == "postgresql" else ""
     terms = [
+        ("excluded.significant", "t.significant"),
         ("excluded.client_request_time", "t.client_request_time"),
         ("excluded.position_ms", "t.position_ms"),
         (f"excluded.device_id{collate}", f"t.device_id{collate}"),
@@ -42,14 +46,14 @@ def _newer_sql(vendor: str) -> str:
 
 def _upsert_sql(table: str, vendor: str) -> str:
     newer = _newer_sql(vendor)
-    columns = ("profile_id", "movie_id", *STATE_COLUMNS, "hidden_before")
+    columns = ("profile_id", "movie_id", *STATE_COLUMNS, *HIDINGS)
     assignments = [
         f"{c} = CASE WHEN {newer} THEN excluded.{c} ELSE t.{c} END" for c in STATE_COLUMNS
     ]
-    assignments.append(
-        "hidden_before = CASE WHEN excluded.hidden_before > t.hidden_before"
-        " THEN excluded.hidden_before ELSE t.hidden_before END"
-    )
+    assignments += [
+        f"{c} = CASE WHEN excluded.{c} > t.{c} THEN excluded.{c} ELSE t.{c} END" for c in HIDINGS
+    ]
+    grown = " OR ".join(f"excluded.{c} > t.{c}" for c in HIDINGS)
     # The WHERE makes a stale write a no-op under the row lock the upsert takes, so two
     # workers racing on one title cannot let the older state win.
     return (
@@ -57,7 +61,7 @@ def _upsert_sql(table: str, vendor: str) -> str:
         f" VALUES ({', '.join(['%s'] * len(columns))})"
         " ON CONFLICT (profile_id, movie_id) DO UPDATE SET "
         + ", ".join(assignments)
-        + f" WHERE {newer} OR excluded.hidden_before > t.hidden_before"
+        + f" WHERE {newer} OR {grown}"
     )
 
 
@@ -71,6 +75,8 @@ def _state(row: LiveVH) -> PlayState:
         event_type=EventType(row.event_type),
         duration_ms=row.duration_ms,
         hidden_before=row.hidden_before,
+        significant=row.significant,
+        forgotten_before=row.forgotten_before,
     )
 
 
@@ -87,6 +93,7 @@ class SqlStore:
             (
                 s.profile_id,
                 s.movie_id,
+                s.significant,
                 s.position_ms,
                 s.client_request_time,
                 s.device_id,
@@ -94,6 +101,7 @@ class SqlStore:
                 s.duration_ms,
                 now,
                 s.hidden_before,
+                s.forgotten_before,
             )
             for s in states
         ]
@@ -109,9 +117,8 @@ class SqlStore:
             .filter(profile_id=profile_id, movie_id=movie_id)
             .first()
         )
-        if row is not None:
-            return _state(row)
-        return compacted_record(self, profile_id, movie_id)
+        live = None if row is None else _state(row)
+        return live_or_compacted(self, profile_id, movie_id, live)
 
     def changed_since(self, profile_id: str, since_ms: int) -> list[PlayState]:
         rows = LiveVH.objects.using(self.using).filter(
@@ -140,6 +147,7 @@ class SqlStore:
                     position_ms=s.position_ms,
                     device_id=s.device_id,
                     hidden_before=s.hidden_before,
+                    forgotten_before=s.forgotten_before,
                 ).delete()
 
     def compressed(self, profile_id: str) -> bytes | None:

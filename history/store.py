@@ -10,14 +10,14 @@ to all of this.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import cache
 from typing import Any, Protocol, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from core.domain import PlayState
+from core.domain import PlayState, merge
 
 
 class StoreUnavailable(Exception):
@@ -85,15 +85,35 @@ def raises_store_unavailable(*errors: type[Exception]) -> Callable[[type[S]], ty
     return decorate
 
 
-def compacted_record(store: HistoryStore, profile_id: str, movie_id: str) -> PlayState | None:
-    """A title's record in the profile's CompressedVH, for stores without a LiveVH row."""
+def compacted_records(store: HistoryStore, profile_id: str) -> Iterator[PlayState]:
+    """The profile's CompressedVH records, decoded one at a time. Raises StoreUnavailable."""
     from history import codec
 
     blob = store.compressed(profile_id)
     if blob is None:
-        return None
-    found = [s for s in codec.decode(blob, profile_id=profile_id) if s.movie_id == movie_id]
-    return found[0] if found else None
+        return iter(())
+    return codec.decode(
+        blob, profile_id=profile_id, ignore_start_ms=settings.PLAYSTATE_IGNORE_START_MS
+    )
+
+
+def compacted_record(store: HistoryStore, profile_id: str, movie_id: str) -> PlayState | None:
+    """A title's record in the profile's CompressedVH."""
+    return next((s for s in compacted_records(store, profile_id) if s.movie_id == movie_id), None)
+
+
+def live_or_compacted(
+    store: HistoryStore, profile_id: str, movie_id: str, live: PlayState | None
+) -> PlayState | None:
+    """A title's state from its LiveVH row: that row when it holds a place worth keeping
+    (the rollup only ever moves older states), else merged with the CompressedVH record,
+    which may hold one (the row then is a failed start after the rollup)."""
+    if live is not None and live.significant:
+        return live
+    compacted = compacted_record(store, profile_id, movie_id)
+    if live is None:
+        return compacted
+    return merge(compacted, live)
 
 
 @cache

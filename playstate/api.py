@@ -3,31 +3,42 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Awaitable, Callable, Iterable
 from typing import cast
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
+from django.http import HttpResponseBase, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from pydantic import BaseModel
 from redis.exceptions import RedisError
 from rest_framework import permissions, status
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import BaseParser
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.auth import OwnsProfile
-from catalog.titles import titles
-from core.domain import PlayState, progress
+from accounts.auth import OwnsProfile, Principal
+from catalog.titles import durations, titles
+from core.clock import now_ms
+from core.domain import PlayState, progress, to_millis
 from core.payloads import BadRequest, Detail, parse
 from core.series import Title, state_completed
 from history.store import StoreUnavailable
-from playstate import selectors, services
+from playstate import export, selectors, services
 from playstate.ingest import heartbeats_ingest
 from playstate.schemas import (
     ApiResult,
     ContinueWatching,
     ContinueWatchingItem,
     ContinueWatchingQuery,
+    Export,
+    ExportQuery,
     HeartbeatRequest,
     History,
     HistoryItem,
@@ -38,6 +49,10 @@ from playstate.schemas import (
     NextUpQuery,
     Position,
     RateLimited,
+    RestoreRequest,
+    Version,
+    Versions,
+    WatchedRequest,
     encode_cursor,
     unavailable,
 )
@@ -105,8 +120,7 @@ class PositionApi(APIView):
 
     @extend_schema(responses={200: Position, **OWN_PROFILE}, summary="Resume position of one title")
     def get(self, request: Request, profile_id: str, movie_id: str) -> Response:
-        answer = async_to_sync(selectors.position_answer)(profile_id=profile_id, movie_id=movie_id)
-        return Response(answer.model_dump(mode="json"))
+        return _position(profile_id, movie_id)
 
 
 def _row_item(item: selectors.RowItem) -> ContinueWatchingItem:
@@ -206,6 +220,176 @@ class NextUpApi(APIView):
         return Response(NextUpPage(results=items).model_dump(mode="json"))
 
 
+async def _awaited(call: Callable[[], Awaitable[object]]) -> None:
+    await call()
+
+
+def _profile_write(call: Callable[[], Awaitable[object]]) -> Response | None:
+    """Run a person's write; the answer when it could not be made."""
+    try:
+        async_to_sync(_awaited)(call)
+    except RedisError:
+        return _response(unavailable(REDIS_DOWN))
+    except StoreUnavailable:
+        return _response(unavailable(STORE_DOWN))
+    except services.RateLimited as error:
+        seconds = str(max(1, math.ceil(error.retry_after_ms / 1000)))
+        body = Detail(detail="Too many changes for this profile; retry later.")
+        return _response(ApiResult(429, body, {"Retry-After": seconds}))
+    return None
+
+
+def _account(request: Request) -> int:
+    return cast("Principal", request.user).account_id
+
+
+def _position(profile_id: str, movie_id: str) -> Response:
+    answer = async_to_sync(selectors.position_answer)(profile_id=profile_id, movie_id=movie_id)
+    return Response(answer.model_dump(mode="json"))
+
+
+class PositionVersionsApi(APIView):
+    permission_classes = [permissions.IsAuthenticated, OwnsProfile]
+
+    @extend_schema(
+        responses={200: Versions, **OWN_PROFILE, 503: Detail},
+        summary="The title's recent resume points, one per session and device, newest first",
+    )
+    def get(self, request: Request, profile_id: str, movie_id: str) -> Response:
+        try:
+            points = async_to_sync(selectors.position_versions)(
+                profile_id=profile_id, movie_id=movie_id
+            )
+        except RedisError:
+            return _response(unavailable(REDIS_DOWN))
+        body = Versions(results=[Version(**p._asdict()) for p in points])
+        return Response(body.model_dump(mode="json"))
+
+
+class PositionRestoreApi(APIView):
+    permission_classes = [permissions.IsAuthenticated, OwnsProfile]
+
+    @extend_schema(
+        request=RestoreRequest,
+        responses={200: Position, 400: BadRequest, **OWN_PROFILE, 429: Detail, 503: Detail},
+        summary="Go back to a resume point: it wins on every device and is persisted at once",
+    )
+    def post(self, request: Request, profile_id: str, movie_id: str) -> Response:
+        body = parse(RestoreRequest, request.data)
+        duration = async_to_sync(durations)([movie_id]).get(movie_id)
+        if duration is not None and body.position_ms > duration:
+            raise ValidationError(
+                {"position_ms": [f"Must not exceed the title's duration ({duration} ms)."]}
+            )
+        refused = _profile_write(
+            lambda: services.position_restore(
+                account_id=_account(request),
+                profile_id=profile_id,
+                movie_id=movie_id,
+                position_ms=body.position_ms,
+            )
+        )
+        return refused or _position(profile_id, movie_id)
+
+
+class WatchedApi(APIView):
+    permission_classes = [permissions.IsAuthenticated, OwnsProfile]
+
+    @extend_schema(
+        request=WatchedRequest,
+        responses={200: Position, 400: BadRequest, **OWN_PROFILE, 429: Detail, 503: Detail},
+        summary="Mark a title watched as of a time (default now); a later heartbeat wins",
+    )
+    def put(self, request: Request, profile_id: str, movie_id: str) -> Response:
+        body = parse(WatchedRequest, request.data or {})
+        watched_at = None if body.watched_at is None else to_millis(body.watched_at)
+        if watched_at is not None and watched_at > now_ms() + settings.PLAYSTATE_MAX_CLOCK_SKEW_MS:
+            raise ValidationError({"watched_at": ["Must not be in the future."]})
+        try:
+            refused = _profile_write(
+                lambda: services.watched_mark(
+                    account_id=_account(request),
+                    profile_id=profile_id,
+                    movie_id=movie_id,
+                    watched_at=watched_at,
+                )
+            )
+        except services.NotInCatalog:
+            raise NotFound("No such title in the catalog.") from None
+        return refused or _position(profile_id, movie_id)
+
+    @extend_schema(
+        request=None,
+        responses={200: Position, **OWN_PROFILE, 429: Detail, 503: Detail},
+        summary="Mark a title not watched: position 0, newer than its current state",
+    )
+    def delete(self, request: Request, profile_id: str, movie_id: str) -> Response:
+        refused = _profile_write(
+            lambda: services.watched_unmark(
+                account_id=_account(request), profile_id=profile_id, movie_id=movie_id
+            )
+        )
+        return refused or _position(profile_id, movie_id)
+
+
+class HistoryHideApi(APIView):
+    permission_classes = [permissions.IsAuthenticated, OwnsProfile]
+
+    @extend_schema(
+        responses={204: None, **OWN_PROFILE, 503: Detail},
+        summary="Hide a title from history, Continue Watching and Next Up until watched again",
+    )
+    def delete(self, request: Request, profile_id: str, movie_id: str) -> Response:
+        refused = _profile_write(
+            lambda: services.history_hide(profile_id=profile_id, movie_id=movie_id)
+        )
+        return refused or Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AnyContent(BaseContentNegotiation):
+    """The export's `format` query parameter chooses its type: neither the Accept header nor
+    DRF's renderer override (also `?format=`) have a say."""
+
+    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser:
+        return next(iter(parsers))
+
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type
+
+
+class HistoryExportApi(APIView):
+    permission_classes = [permissions.IsAuthenticated, OwnsProfile]
+    content_negotiation_class = AnyContent
+
+    @extend_schema(
+        parameters=_query_parameters(ExportQuery),
+        responses={
+            (200, "application/json"): Export,
+            (200, "text/csv"): OpenApiTypes.STR,
+            400: BadRequest,
+            **OWN_PROFILE,
+            503: Detail,
+        },
+        summary="The profile's whole history, streamed, as JSON or as CSV for a spreadsheet",
+    )
+    def get(self, request: Request, profile_id: str) -> HttpResponseBase:
+        query = parse(ExportQuery, request.query_params.dict())
+        try:
+            batches = async_to_sync(export.opened)(profile_id)
+        except StoreUnavailable:
+            return _response(unavailable(STORE_DOWN))
+        response = StreamingHttpResponse(
+            export.stream(batches, profile_id, query.format),
+            content_type=export.CONTENT_TYPES[query.format],
+        )
+        filename = f"playstate-{profile_id}.{query.format}"
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+
 class ContinueWatchingRemoveApi(APIView):
     permission_classes = [permissions.IsAuthenticated, OwnsProfile]
 
@@ -214,10 +398,7 @@ class ContinueWatchingRemoveApi(APIView):
         summary="Hide a title from Continue Watching until a newer heartbeat arrives",
     )
     def delete(self, request: Request, profile_id: str, movie_id: str) -> Response:
-        try:
-            async_to_sync(services.continue_watching_remove)(
-                profile_id=profile_id, movie_id=movie_id
-            )
-        except RedisError:
-            return _response(unavailable(REDIS_DOWN))
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        refused = _profile_write(
+            lambda: services.continue_watching_remove(profile_id=profile_id, movie_id=movie_id)
+        )
+        return refused or Response(status=status.HTTP_204_NO_CONTENT)

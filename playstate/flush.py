@@ -9,7 +9,7 @@ from django.conf import settings
 
 from catalog.titles import titles
 from core.clock import now_ms
-from core.domain import PlayState
+from core.domain import PlayState, is_hidden
 from core.series import state_completed
 from history.store import StoreUnavailable, get_store
 from playstate import events, hotlayer
@@ -45,7 +45,10 @@ async def _messages(states: Sequence[PlayState]) -> list[events.Message]:
     Next Up too."""
     catalog = await titles({s.movie_id for s in states})
     ratio = settings.PLAYSTATE_COMPLETION_RATIO
-    messages: list[events.Message] = [events.update_message(s, catalog[s.movie_id]) for s in states]
+    # A hidden title was announced as removed when it was hidden; its write repeats its state.
+    messages: list[events.Message] = [
+        events.update_message(s, catalog[s.movie_id]) for s in states if not is_hidden(s)
+    ]
     finished = {
         (s.profile_id, title.series_id)
         for s in states

@@ -3,8 +3,12 @@ durable list of titles whose winner still has to reach the persistent store.
 
 Keys (profile and movie ids cannot contain '/' or ' '):
 
-- `v1:playstats:{profile}:{movie}`  hash pos, crt, dev, evt, dur, hid: the winning heartbeat
+- `v1:playstats:{profile}:{movie}`  hash sig, pos, crt, dev, evt, dur, hid, fgt: the winning
+                                     heartbeat (sig: it holds the place), and the hidings
 - `v1:recent:{profile}`              zset movie → crt: the profile's titles in the hot layer
+- `v1:versions:{profile}:{movie}`    hash "device|10-minute bucket" → "crt|pos|evt": resume
+                                     points, kept 30 days (playstate/versions.py)
+- `v1:removals:{profile}`            zset movie → when it was hidden, for `since=` catch-ups
 - `v1:evt:{profile}:{event_id}`      seen event ids (idempotent retries)
 - `v1:pending`                       zset "profile/movie" → when its winner is due in the store
 - `v1:inflight`                      zset "profile/movie" → lease deadline of the worker writing it
@@ -22,11 +26,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import NamedTuple, cast
 
 from django.conf import settings
 
-from core.domain import URGENT_EVENTS, EventType, PlayState
+from core.domain import URGENT_EVENTS, EventType, PlayState, holds_place
 from core.redis import aclient
 from playstate import scripts
 
@@ -34,6 +39,8 @@ PENDING = "v1:pending"
 INFLIGHT = "v1:inflight"
 METRICS = "v1:metrics"
 NO_EVENT_KEY = "v1:evt:-"
+
+VERSIONS_TTL_SECONDS = 30 * 86_400
 
 # Outcome of one heartbeat in the ingest script.
 DUPLICATE, APPLIED, STALE, COLD, RATE_LIMITED = 0, 1, 2, 3, 4
@@ -52,6 +59,14 @@ def event_key(profile_id: str, event_id: str) -> str:
     return f"v1:evt:{profile_id}:{event_id}"
 
 
+def versions_key(profile_id: str, movie_id: str) -> str:
+    return f"v1:versions:{profile_id}:{movie_id}"
+
+
+def removals_key(profile_id: str) -> str:
+    return f"v1:removals:{profile_id}"
+
+
 def stats_key(profile_id: str, hour: int) -> str:
     return f"v1:pstats:{profile_id}:{hour}"
 
@@ -68,16 +83,26 @@ def split_member(value: str) -> tuple[str, str]:
 def state_from_hash(profile_id: str, movie_id: str, fields: Mapping[str, str]) -> PlayState | None:
     if not fields or "crt" not in fields:
         return None
+    position = int(fields["pos"])
+    event = EventType(fields["evt"])
+    sig = fields.get("sig")
     return PlayState(
         profile_id=profile_id,
         movie_id=movie_id,
-        position_ms=int(fields["pos"]),
+        position_ms=position,
         client_request_time=int(fields["crt"]),
         device_id=fields["dev"],
-        event_type=EventType(fields["evt"]),
+        event_type=event,
         duration_ms=int(fields["dur"]) if fields.get("dur") else None,
         hidden_before=int(fields.get("hid") or 0),
+        # A hash from before 'sig' existed: judged as the ingest would judge it now.
+        significant=sig == "1" if sig is not None else significant(position, event),
+        forgotten_before=int(fields.get("fgt") or 0),
     )
+
+
+def significant(position_ms: int, event_type: EventType) -> bool:
+    return holds_place(position_ms, event_type, ignore_start_ms=settings.PLAYSTATE_IGNORE_START_MS)
 
 
 class IngestItem(NamedTuple):
@@ -121,6 +146,8 @@ async def ingest(
             window=settings.PLAYSTATE_COALESCE_WINDOW_MS,
             event_ttl=settings.PLAYSTATE_EVENT_ID_TTL_SECONDS,
             items=len(items),
+            ignore_start=settings.PLAYSTATE_IGNORE_START_MS,
+            versions_ttl=VERSIONS_TTL_SECONDS,
             profile_ceiling=settings.PLAYSTATE_HARD_LIMIT_PROFILE_PER_MINUTE,
             account_ceiling=settings.PLAYSTATE_HARD_LIMIT_ACCOUNT_PER_MINUTE,
         )
@@ -135,6 +162,7 @@ async def ingest(
             bucket=f"v1:rl:{s.profile_id}",
             ceiling=f"v1:rl:hard:{s.profile_id}",
             stats=stats_key(s.profile_id, hour),
+            versions=versions_key(s.profile_id, s.movie_id),
         )
         args += scripts.IngestItemArgs(
             member=member(s.profile_id, s.movie_id),
@@ -144,6 +172,7 @@ async def ingest(
             dev=s.device_id,
             evt=s.event_type,
             dur="" if s.duration_ms is None else s.duration_ms,
+            sig=int(s.significant),
             event_id=event_id or "",
             urgent=int(s.event_type in URGENT_EVENTS),
             may_create=int(may_create),
@@ -186,22 +215,50 @@ async def repair(state: PlayState) -> None:
     await scripts.REPAIR(
         scripts.RepairKeys(hot_key(state.profile_id, state.movie_id), recent_key(state.profile_id)),
         scripts.RepairArgs(
+            sig=int(state.significant),
             pos=state.position_ms,
             crt=state.client_request_time,
             dev=state.device_id,
             evt=state.event_type,
             dur="" if state.duration_ms is None else state.duration_ms,
             hid=state.hidden_before,
+            fgt=state.forgotten_before,
             ttl=settings.PLAYSTATE_HOT_TTL_SECONDS,
             movie=state.movie_id,
+            ignore_start=settings.PLAYSTATE_IGNORE_START_MS,
         ),
     )
 
 
-async def hide(profile_id: str, movie_id: str, *, now_ms: int) -> bool:
+class Hiding(StrEnum):
+    """What a hiding hides the title from (the hash field that records it)."""
+
+    CONTINUE_WATCHING = "hid"
+    HISTORY = "fgt"
+
+
+async def hide(profile_id: str, movie_id: str, *, now_ms: int, hiding: Hiding) -> bool:
     """Hide the cached title up to its current winner; False when it is not in the cache."""
-    keys = scripts.HideKeys(hot_key(profile_id, movie_id), PENDING)
-    return bool(await scripts.HIDE(keys, scripts.HideArgs(member(profile_id, movie_id), now_ms)))
+    keys = scripts.HideKeys(hot_key(profile_id, movie_id), PENDING, removals_key(profile_id))
+    args = scripts.HideArgs(
+        member(profile_id, movie_id), now_ms, hiding, movie_id, VERSIONS_TTL_SECONDS
+    )
+    return bool(await scripts.HIDE(keys, args))
+
+
+async def removed_since(profile_id: str, since: int) -> list[str]:
+    """Titles hidden (from the row or from history) after `since`, oldest first."""
+    key = removals_key(profile_id)
+    return cast("list[str]", await aclient().zrangebyscore(key, f"({since}", "+inf"))
+
+
+async def forget_versions(profile_id: str, movie_id: str) -> None:
+    await aclient().delete(versions_key(profile_id, movie_id))
+
+
+async def versions(profile_id: str, movie_id: str) -> dict[str, str]:
+    """The title's raw resume points (see `versions_key`)."""
+    return cast("dict[str, str]", await aclient().hgetall(versions_key(profile_id, movie_id)))
 
 
 async def claim(*, now_ms: int, limit: int) -> tuple[int, list[str]]:

@@ -21,7 +21,7 @@ from redis.exceptions import RedisError
 from accounts.auth import NOT_YOURS, Principal, Unauthenticated, authenticate
 from catalog.titles import durations
 from core.clock import now_ms
-from core.domain import PlayState, to_millis
+from core.domain import EventType, PlayState, to_millis
 from core.payloads import FieldErrors, field_errors
 from history.store import StoreUnavailable, get_store
 from playstate import hotlayer, metrics, ratelimit
@@ -58,13 +58,15 @@ def parse_heartbeat(raw: object) -> IngestItem | Rejection:
         heartbeat = Heartbeat.model_validate(raw)
     except ValidationError as error:
         return Rejection(field_errors(error), "invalid")
+    event = EventType(heartbeat.event_type)
     state = PlayState(
         profile_id=heartbeat.profile_id,
         movie_id=heartbeat.movie_id,
         position_ms=heartbeat.video_timestamp_ms,
         client_request_time=to_millis(heartbeat.client_request_time),
         device_id=heartbeat.device_id,
-        event_type=heartbeat.event_type,
+        event_type=event,
+        significant=hotlayer.significant(heartbeat.video_timestamp_ms, event),
     )
     return IngestItem(state, heartbeat.event_id)
 

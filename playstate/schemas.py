@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -20,7 +20,7 @@ from pydantic import (
     field_validator,
 )
 
-from core.domain import EventType
+from core.domain import EventType, PlayerEvent
 from core.payloads import Detail, Identifier
 from core.series import Reason
 
@@ -65,7 +65,7 @@ class Heartbeat(BaseModel):
         StringConstraints(min_length=1, max_length=MAX_DEVICE_ID, pattern=NO_CONTROL_CHARACTERS),
     ]
     # Lax for this one field only: strict enums take enum members, not the JSON strings.
-    event_type: Annotated[EventType, Strict(False)]
+    event_type: Annotated[PlayerEvent, Strict(False)]
     event_id: Annotated[
         str | None,
         Field(
@@ -172,6 +172,64 @@ class NextUpPage(BaseModel):
 
 class NextUpQuery(BaseModel):
     limit: Annotated[int, Field(ge=1, le=100)] = 20
+
+
+class Version(BaseModel):
+    """A resume point the title had: the latest of one session on one device."""
+
+    position_ms: int
+    client_request_time: Annotated[int, Field(description="Epoch ms.")]
+    device_id: str
+    event_type: EventType
+
+
+class Versions(BaseModel):
+    results: Annotated[list[Version], Field(description="Newest first.")]
+
+
+class RestoreRequest(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    position_ms: Annotated[int, Field(ge=0, le=MAX_POSITION_MS), INTEGRAL]
+
+
+class WatchedRequest(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    watched_at: Annotated[
+        int | None,
+        Field(
+            gt=0,
+            lt=MAX_EPOCH,
+            description="When it was watched (epoch; below 10^11 seconds, otherwise"
+            " milliseconds); default now.",
+        ),
+        INTEGRAL,
+    ] = None
+
+
+class ExportQuery(BaseModel):
+    format: Literal["csv", "json"] = "json"
+
+
+class ExportItem(BaseModel):
+    """One title of an export (`format=json`; the same columns in `format=csv`)."""
+
+    movie_id: str
+    title: str | None
+    series_id: str | None
+    season: int | None
+    episode: int | None
+    last_watched: Annotated[str, Field(description="ISO 8601, UTC.")]
+    position_ms: int
+    duration_ms: int | None
+    completed: bool
+    device_id: str
+
+
+class Export(BaseModel):
+    profile_id: str
+    results: list[ExportItem]
 
 
 class History(BaseModel):

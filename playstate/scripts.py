@@ -30,6 +30,7 @@ class IngestItemKeys(NamedTuple):
     bucket: str
     ceiling: str
     stats: str
+    versions: str
 
 
 class IngestArgs(NamedTuple):
@@ -38,6 +39,8 @@ class IngestArgs(NamedTuple):
     window: int
     event_ttl: int
     items: int
+    ignore_start: int
+    versions_ttl: int
     profile_ceiling: int
     account_ceiling: int
 
@@ -50,6 +53,7 @@ class IngestItemArgs(NamedTuple):
     dev: str
     evt: str
     dur: int | str
+    sig: int
     event_id: str
     urgent: int
     may_create: int
@@ -63,24 +67,31 @@ class RepairKeys(NamedTuple):
 
 
 class RepairArgs(NamedTuple):
+    sig: int
     pos: int
     crt: int
     dev: str
     evt: str
     dur: int | str
     hid: int
+    fgt: int
     ttl: int
     movie: str
+    ignore_start: int
 
 
 class HideKeys(NamedTuple):
     hot: str
     pending: str
+    removals: str
 
 
 class HideArgs(NamedTuple):
     member: str
     now: int
+    field: str
+    movie: str
+    removals_ttl: int
 
 
 class ClaimKeys(NamedTuple):

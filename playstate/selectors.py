@@ -7,19 +7,30 @@ Cache first, then the store; a backend that is down degrades the answer, never f
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import islice
 
 from channels.db import database_sync_to_async
 from django.conf import settings
 from redis.exceptions import RedisError
 
 from catalog.titles import series_episodes, titles
-from core.domain import PlayState, is_hidden, latest_per_title, newest_first
+from core.domain import (
+    EventType,
+    PlayState,
+    is_forgotten,
+    is_hidden,
+    latest_per_title,
+    merge,
+    newest_first,
+)
 from core.series import NextUp, Title, next_up, state_completed
+from core.versions import Point, resume_points
 from history.selectors import stored_records
-from history.store import StoreUnavailable, get_store
-from playstate import hotlayer
+from history.store import StoreUnavailable, compacted_records, get_store
+from playstate import events, hotlayer
 from playstate.schemas import Cursor, Position, Source
 
 logger = logging.getLogger(__name__)
@@ -63,7 +74,7 @@ async def position_answer(*, profile_id: str, movie_id: str) -> Position:
     """The resume answer (contract section 5); a completed title resumes at 0."""
     state, source = await position_get(profile_id=profile_id, movie_id=movie_id)
     title = (await titles([movie_id]))[movie_id]
-    if state is None:
+    if state is None or is_forgotten(state):
         return Position(
             profile_id=profile_id,
             movie_id=movie_id,
@@ -114,7 +125,7 @@ async def history_page(
     merged, one entry per title (the newer state wins). Raises StoreUnavailable."""
     hot = await hot_states(profile_id, reading="history")
     records, _ = await database_sync_to_async(_stored)(profile_id, hot)
-    ordered = newest_first(records.values())
+    ordered = newest_first(s for s in records.values() if not is_forgotten(s))
     if after is not None:
         ordered = [s for s in ordered if (s.client_request_time, s.movie_id) < after]
     page = ordered[:limit]
@@ -151,6 +162,8 @@ async def shelf(profile_id: str, *, reading: str) -> Shelf:
     except StoreUnavailable:
         logger.warning("store unreachable; %s from the cache only", reading)
         states, live = latest_per_title(hot), set()
+    # A title hidden from history is in no row, as if never watched.
+    states = {m: s for m, s in states.items() if not is_forgotten(s)}
     catalog = await titles(states)
     shows = {t.series_id for t in catalog.values() if t is not None and t.series_id}
     return Shelf(
@@ -223,9 +236,10 @@ async def continue_watching_list(*, profile_id: str, limit: int) -> list[RowItem
     return items[:limit]
 
 
-async def catch_up(*, profile_id: str, since: int) -> list[PlayState]:
-    """The latest state of every title of the profile whose winner is newer than `since`,
-    oldest first: the store's, overlaid with the hot layer's (newer, or not yet persisted)."""
+async def catch_up(*, profile_id: str, since: int, device_id: str) -> list[events.Message]:
+    """What a device that was away since `since` missed, oldest first: the latest state of
+    every title whose winner is newer (the store's, overlaid with the hot layer's: newer, or
+    not yet persisted), except its own and hidden ones, then each title hidden meanwhile."""
     try:
         stored = await database_sync_to_async(get_store().changed_since)(profile_id, since)
     except StoreUnavailable:
@@ -234,7 +248,25 @@ async def catch_up(*, profile_id: str, since: int) -> list[PlayState]:
     hot = [
         s for s in await hot_states(profile_id, reading="catch-up") if s.client_request_time > since
     ]
-    return newest_first(latest_per_title([*stored, *hot]).values())[::-1]
+    latest = newest_first(latest_per_title([*stored, *hot]).values())[::-1]
+    catalog = await titles({s.movie_id for s in latest})
+    messages: list[events.Message] = [
+        events.update_message(s, catalog[s.movie_id])
+        for s in latest
+        if s.device_id != device_id and not is_hidden(s)
+    ]
+    try:
+        removed = await hotlayer.removed_since(profile_id, since)
+    except RedisError:
+        logger.warning("redis unreachable; catch-up without removals")
+        removed = []
+    shown = {s.movie_id for s in latest if not is_hidden(s)}
+    messages += [
+        events.PlaystateRemoved(profile_id=profile_id, movie_id=m)
+        for m in removed
+        if m not in shown
+    ]
+    return messages
 
 
 @dataclass(frozen=True)
@@ -282,3 +314,46 @@ async def support_history(profile_id: str) -> tuple[list[SupportRow], list[str]]
     ]
     rows.sort(key=lambda r: (r.state.client_request_time, r.state.movie_id), reverse=True)
     return rows, problems
+
+
+VERSIONS_SHOWN = 20
+
+
+async def position_versions(*, profile_id: str, movie_id: str) -> list[Point]:
+    """The title's recent distinct resume points, newest first (raises RedisError: they
+    live in the hot layer only)."""
+    raw = await hotlayer.versions(profile_id, movie_id)
+    points = []
+    for field, value in raw.items():
+        device_id, _, _bucket = field.rpartition("|")
+        crt, position, event = value.split("|", 2)
+        points.append(Point(int(crt), int(position), device_id, EventType(event)))
+    return resume_points(points, limit=VERSIONS_SHOWN)
+
+
+EXPORT_BATCH = 500
+
+
+def _export_states(profile_id: str, hot: list[PlayState]) -> Iterator[PlayState]:
+    """Every title of the profile not hidden from history: the CompressedVH records one at a
+    time (oldest first; the part of a history that grows without bound), then the recent
+    titles (LiveVH and the cache, which are bounded by the rollup's age), oldest first."""
+    store = get_store()
+    recent = latest_per_title([*store.changed_since(profile_id, -1), *hot])
+    for record in compacted_records(store, profile_id):
+        if record.movie_id in recent:
+            recent[record.movie_id] = merge(recent[record.movie_id], record)
+        elif not is_forgotten(record):
+            yield record
+    yield from (s for s in newest_first(recent.values())[::-1] if not is_forgotten(s))
+
+
+async def history_export(*, profile_id: str) -> AsyncIterator[list[tuple[PlayState, Title | None]]]:
+    """The whole history in batches of titles with their catalog entries, read lazily.
+    Raises StoreUnavailable (before the first batch, or during the stream)."""
+    hot = await hot_states(profile_id, reading="export")
+    states = _export_states(profile_id, hot)
+    take = database_sync_to_async(lambda: list(islice(states, EXPORT_BATCH)))
+    while batch := await take():
+        catalog = await titles({s.movie_id for s in batch})
+        yield [(s, catalog[s.movie_id]) for s in batch]

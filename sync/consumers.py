@@ -3,10 +3,10 @@
 The worker publishes to the profile's group after it persists a change
 (`playstate/events.py`); every connected device of the profile receives it except the one
 that sent it. A device that was offline passes `since=<ms>` and first gets the latest state
-of each title that changed after that time. The group is joined before the handshake
-completes (an open socket hears every later change) and so before the catch-up is read:
-nothing falls between the two. A client keeps, per title, the greatest
-`client_request_time` it has seen.
+of each title that changed after that time, then the titles hidden meanwhile. The group is
+joined before the handshake completes (an open socket hears every later change) and so
+before the catch-up is read: nothing falls between the two. A client keeps, per title, the
+greatest `client_request_time` it has seen.
 """
 
 from __future__ import annotations
@@ -23,14 +23,12 @@ from django.db import DatabaseError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from accounts.auth import Unauthenticated, authenticate
-from catalog.titles import titles
 from core.payloads import Identifier
 from playstate.events import (
     PlaystateNextUp,
     PlaystateRemoved,
     PlaystateUpdate,
     group_name,
-    update_message,
 )
 from playstate.selectors import catch_up
 
@@ -76,12 +74,11 @@ class SyncConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         await self.accept()
         self._recheck = asyncio.create_task(self._keep_authorized())
         if self.since is not None:
-            missed = await catch_up(profile_id=self.profile_id, since=self.since)
-            catalog = await titles({s.movie_id for s in missed})
-            for state in missed:
-                if state.device_id != self.device_id:
-                    message = update_message(state, catalog[state.movie_id])
-                    await self.send_json(message.model_dump(mode="json"))
+            missed = await catch_up(
+                profile_id=self.profile_id, since=self.since, device_id=self.device_id
+            )
+            for message in missed:
+                await self.send_json(message.model_dump(mode="json"))
 
     async def _join(self) -> int | None:
         """Check the socket's token and query, and join its profile's group; else the code

@@ -183,11 +183,11 @@ async def test_the_latest_client_time_wins_whatever_the_arrival_order(
     api: httpx.AsyncClient, alice: str, movie: Movie
 ) -> None:
     t = now_s()
-    for offset, pos in [(20, 300_000), (0, 100_000), (30, 50_000), (10, 200_000)]:
+    for offset, pos in [(20, 500_000), (0, 300_000), (30, 200_000), (10, 400_000)]:
         body = heartbeat(client_request_time=t - 60 + offset, video_timestamp_ms=pos)
         assert (await post(api, alice, body)).status_code == 202
     # The seek back at +30 s is the newest: it wins although its position is smallest.
-    assert (await position(api, alice))["position_ms"] == 50_000
+    assert (await position(api, alice))["position_ms"] == 200_000
 
 
 async def test_seconds_and_milliseconds_are_the_same_clock(
@@ -239,9 +239,9 @@ async def test_a_completed_title_resumes_at_zero_and_leaves_the_row(
     assert (body["position_ms"], body["completed"]) == (0, True)
     assert await row(api, alice) == []
 
-    await post(api, alice, heartbeat(client_request_time=t - 10, video_timestamp_ms=30_000))
+    await post(api, alice, heartbeat(client_request_time=t - 10, video_timestamp_ms=240_000))
     body = await position(api, alice)
-    assert (body["position_ms"], body["completed"]) == (30_000, False)
+    assert (body["position_ms"], body["completed"]) == (240_000, False)
     assert [r["movie_id"] for r in await row(api, alice)] == ["m1"]
 
 

@@ -39,7 +39,11 @@ def test_the_state_cell_orders_ties_as_the_rule_under_signed_comparison(
 @given(tied)
 def test_the_state_cell_round_trips(state: PlayState) -> None:
     decoded = decode_state(
-        encode_state(state), profile_id="p", movie_id="m", client_request_time=T, hidden_before=0
+        encode_state(state),
+        profile_id="p",
+        movie_id="m",
+        client_request_time=T,
+        significant=state.significant,
     )
     assert decoded == state
 
@@ -47,7 +51,9 @@ def test_the_state_cell_round_trips(state: PlayState) -> None:
 def test_the_write_timestamp_is_the_winning_client_time_in_microseconds(
     cassandra_store: CassandraStore, cassandra: CassandraCluster
 ) -> None:
-    late = PlayState("u123", "m456", 540_500, T + 15_000, "phone_01", EventType.PAUSE, 600_000)
+    late = PlayState(
+        "u123", "m456", 540_500, T + 15_000, "phone_01", EventType.PAUSE, 600_000, significant=True
+    )
     stale = PlayState("u123", "m456", 100_000, T, "tv", EventType.HEARTBEAT, 600_000)
     cassandra_store.write([late])
     cassandra_store.write([stale])  # arrives late: Cassandra ignores it

@@ -82,8 +82,10 @@ def test_the_documented_payloads_are_the_ones_validated(client: Client) -> None:
         assert documented["properties"] == declared["properties"]
         assert documented.get("required") == declared.get("required")
     heartbeat = components["Heartbeat"]
-    assert heartbeat["properties"]["event_type"]["$ref"] == "#/components/schemas/EventType"
-    assert components["EventType"]["enum"] == ["START", "HEARTBEAT", "PAUSE", "STOP", "SEEK"]
+    assert heartbeat["properties"]["event_type"]["$ref"] == "#/components/schemas/PlayerEvent"
+    player = ["START", "HEARTBEAT", "PAUSE", "STOP", "SEEK"]
+    assert components["PlayerEvent"]["enum"] == player
+    assert components["EventType"]["enum"] == [*player, "WATCHED", "UNWATCHED", "RESTORE"]
 
 
 def test_admin_is_for_staff_only(client: Client) -> None:

@@ -19,12 +19,16 @@ class LiveVHRow(DjangoCassandraModel):  # type: ignore[misc]
 
     profile_id = columns.Text(partition_key=True)
     movie_id = columns.Text(primary_key=True)  # clustering column
+    # The place, for operators: written with `state` only.
     position_ms = columns.BigInt()
     client_request_time = columns.BigInt()
-    # The winning state as one cell (see history/cql/store.py: encode_state), so a tie on the
-    # write timestamp cannot mix the fields of two heartbeats.
+    # The newest state that holds the place, and the newest other one, each as one cell (see
+    # history/cql/store.py: encode_state), so a tie on the write timestamp cannot mix the
+    # fields of two heartbeats.
     state = columns.Blob()
+    low_state = columns.Blob()
     hidden_before = columns.BigInt()
+    forgotten_before = columns.BigInt()
 
     class Meta:
         get_pk_field = "profile_id"

@@ -6,12 +6,19 @@ region or replica, loses inside the database; no read-before-write, no lightweig
 transaction. Writes use prepared statements rather than cqlengine saves: cqlengine turns a
 None into a DELETE at server time, and cannot put a timestamp on each statement of a batch.
 
+A state that holds the place (`PlayState.significant`) beats any other whatever its time, so
+the two kinds are two registers: `state` for significant states, `low_state` for the rest;
+each keeps its newest by timestamp, a read takes `state` when it has one (else `low_state`),
+and each register's client time is its cell's `writetime`. Writes are UPDATEs (no row
+marker), so a row whose cells are all deleted is gone.
+
 On equal timestamps Cassandra keeps, cell by cell, the value whose bytes compare greater
 (Java's signed `ByteBuffer.compareTo`). Position, device, event type and duration are
-therefore one cell, `state`, encoded so that this comparison orders it exactly as
-`core.domain.ordering_key` does. `position_ms` repeats the position for operators
-(`SELECT writetime(position_ms) ...`); on an exact-millisecond tie between two different
-states it may hold the other one's value, and `state` is what reads use.
+therefore one cell, encoded so that this comparison orders it exactly as
+`core.domain.ordering_key` does. `position_ms` and `client_request_time` repeat the place
+for operators (`SELECT writetime(position_ms) ...`), from significant writes only; on an
+exact-millisecond tie between two different states they may hold the other one's values,
+and `state` is what reads use.
 """
 
 from __future__ import annotations
@@ -30,11 +37,13 @@ from cassandra.query import BatchStatement, BatchType, PreparedStatement
 from django.conf import settings
 from django.db import connections
 
-from core.domain import EventType, PlayState
+from core.domain import EventType, PlayState, holds_place, ordering_key
 from history import codec
-from history.store import compacted_record, raises_store_unavailable
+from history.store import live_or_compacted, raises_store_unavailable
 
-FORMAT = 1
+# Format 1 (before the two registers) sat in `state` whether or not it held the place.
+FORMAT = 2
+LEGACY_FORMAT = 1
 _U64 = struct.Struct(">Q")
 
 
@@ -58,24 +67,44 @@ def encode_state(state: PlayState) -> bytes:
 
 
 def decode_state(
-    blob: bytes, *, profile_id: str, movie_id: str, client_request_time: int, hidden_before: int
+    blob: bytes,
+    *,
+    profile_id: str,
+    movie_id: str,
+    client_request_time: int,
+    significant: bool,
+    hidden_before: int = 0,
+    forgotten_before: int = 0,
 ) -> PlayState:
     plain = bytes(b ^ 0x80 for b in blob)
-    if plain[0] != FORMAT:
+    if plain[0] not in (FORMAT, LEGACY_FORMAT):
         raise ValueError(f"unknown live_vh state format {plain[0]}")
     (position,) = _U64.unpack_from(plain, 1)
     device, event, rest = plain[9:].split(b"\0", 2)
     (duration,) = _U64.unpack(rest)
+    event_type = EventType(event.decode())
+    if plain[0] == LEGACY_FORMAT:
+        significant = holds_place(
+            position, event_type, ignore_start_ms=settings.PLAYSTATE_IGNORE_START_MS
+        )
     return PlayState(
         profile_id=profile_id,
         movie_id=movie_id,
         position_ms=position,
         client_request_time=client_request_time,
         device_id=device.decode(),
-        event_type=EventType(event.decode()),
+        event_type=event_type,
         duration_ms=duration - 1 if duration else None,
         hidden_before=hidden_before,
+        significant=significant,
+        forgotten_before=forgotten_before,
     )
+
+
+ROW = (
+    "movie_id, state, writetime(state) AS state_time, low_state,"
+    " writetime(low_state) AS low_state_time, hidden_before, forgotten_before"
+)
 
 
 @raises_store_unavailable(
@@ -108,34 +137,47 @@ class CassandraStore:
         write = ConsistencyLevel.name_to_value[settings.CASSANDRA_WRITE_CONSISTENCY]
         read = ConsistencyLevel.name_to_value[settings.CASSANDRA_READ_CONSISTENCY]
         statements = {
-            "insert": (
-                f"INSERT INTO {table} (profile_id, movie_id, position_ms, client_request_time,"
-                " state) VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ?",
+            "place": (
+                f"UPDATE {table} USING TIMESTAMP ? SET position_ms = ?, client_request_time = ?,"
+                " state = ? WHERE profile_id = ? AND movie_id = ?",
                 write,
             ),
-            # hidden_before only grows: its own value, in microseconds, is its timestamp.
-            "hide": (
+            "low": (
+                f"UPDATE {table} USING TIMESTAMP ? SET low_state = ?"
+                " WHERE profile_id = ? AND movie_id = ?",
+                write,
+            ),
+            # The hidings only grow: each one's own value, in microseconds, is its timestamp.
+            "hidden_before": (
                 f"UPDATE {table} USING TIMESTAMP ? SET hidden_before = ?"
                 " WHERE profile_id = ? AND movie_id = ?",
                 write,
             ),
-            "get": (
-                "SELECT movie_id, client_request_time, state, hidden_before"
-                f" FROM {table} WHERE profile_id = ? AND movie_id = ?",
-                read,
+            "forgotten_before": (
+                f"UPDATE {table} USING TIMESTAMP ? SET forgotten_before = ?"
+                " WHERE profile_id = ? AND movie_id = ?",
+                write,
             ),
-            "profile": (
-                "SELECT movie_id, client_request_time, state, hidden_before"
-                f" FROM {table} WHERE profile_id = ?",
-                read,
-            ),
-            # A tombstone at the state's own timestamp: it shadows that state and anything
+            "get": (f"SELECT {ROW} FROM {table} WHERE profile_id = ? AND movie_id = ?", read),
+            "profile": (f"SELECT {ROW} FROM {table} WHERE profile_id = ?", read),
+            # Tombstones at the state's own timestamp: they shadow that state and anything
             # older, never a newer heartbeat that landed during the rollup.
-            "delete": (
+            "delete_place": (
                 f"DELETE FROM {table} USING TIMESTAMP ? WHERE profile_id = ? AND movie_id = ?",
                 write,
             ),
-            "all_times": (f"SELECT profile_id, client_request_time FROM {table}", read),
+            # A significant state may have landed meanwhile with an older time (it wins over
+            # this one): only this register and the hidings (merged into the rollup) go.
+            "delete_low": (
+                f"DELETE low_state, hidden_before, forgotten_before FROM {table}"
+                " USING TIMESTAMP ? WHERE profile_id = ? AND movie_id = ?",
+                write,
+            ),
+            "all_times": (
+                f"SELECT profile_id, writetime(state) AS placed, writetime(low_state) AS low"
+                f" FROM {table}",
+                read,
+            ),
             "meta": (
                 f"SELECT current_version, chunk_count FROM {compressed}"
                 " WHERE profile_id = ? LIMIT 1",
@@ -167,22 +209,24 @@ class CassandraStore:
         return prepared
 
     def _bound(self, state: PlayState) -> Iterable[tuple[PreparedStatement, tuple[Any, ...]]]:
-        yield (
-            self._statements["insert"],
-            (
-                state.profile_id,
-                state.movie_id,
-                state.position_ms,
-                state.client_request_time,
-                encode_state(state),
-                state.client_request_time * 1000,
-            ),
-        )
-        if state.hidden_before:
+        key = (state.profile_id, state.movie_id)
+        timestamp = state.client_request_time * 1000
+        if state.significant:
             yield (
-                self._statements["hide"],
-                (state.hidden_before * 1000, state.hidden_before, state.profile_id, state.movie_id),
+                self._statements["place"],
+                (
+                    timestamp,
+                    state.position_ms,
+                    state.client_request_time,
+                    encode_state(state),
+                    *key,
+                ),
             )
+        else:
+            yield self._statements["low"], (timestamp, encode_state(state), *key)
+        for hiding in ("hidden_before", "forgotten_before"):
+            if value := getattr(state, hiding):
+                yield self._statements[hiding], (value * 1000, value, *key)
 
     def write(self, states: Sequence[PlayState]) -> int:
         """One unlogged batch per profile (a single mutation of its partition), all sent
@@ -207,27 +251,34 @@ class CassandraStore:
             future.result()
         return len(states)
 
-    def _state(self, profile_id: str, row: dict[str, Any]) -> PlayState:
+    def _state(self, profile_id: str, row: dict[str, Any]) -> PlayState | None:
+        """The row's winner: the greater of its two registers; None when it has neither."""
         # Rows are dicts: cqlengine sets the session's row factory.
-        return decode_state(
-            row["state"],
-            profile_id=profile_id,
-            movie_id=row["movie_id"],
-            client_request_time=row["client_request_time"],
-            hidden_before=row["hidden_before"] or 0,
-        )
+        found = [
+            decode_state(
+                row[cell],
+                profile_id=profile_id,
+                movie_id=row["movie_id"],
+                client_request_time=row[f"{cell}_time"] // 1000,
+                significant=cell == "state",
+                hidden_before=row["hidden_before"] or 0,
+                forgotten_before=row["forgotten_before"] or 0,
+            )
+            for cell in ("state", "low_state")
+            if row[cell] is not None
+        ]
+        return max(found, key=ordering_key) if found else None
 
     def get(self, profile_id: str, movie_id: str) -> PlayState | None:
         row = self.session.execute(self._statements["get"], (profile_id, movie_id)).one()
-        if row is None or row["state"] is None:
-            return compacted_record(self, profile_id, movie_id)
-        return self._state(profile_id, row)
+        live = None if row is None else self._state(profile_id, row)
+        return live_or_compacted(self, profile_id, movie_id, live)
 
     def _profile(self, profile_id: str) -> list[PlayState]:
         # A profile's partition holds its recent titles (older ones are rolled up), so it is
         # read whole and filtered here: Cassandra cannot filter on these columns.
         rows = self.session.execute(self._statements["profile"], (profile_id,))
-        return [self._state(profile_id, row) for row in rows if row["state"] is not None]
+        return [state for row in rows if (state := self._state(profile_id, row)) is not None]
 
     def changed_since(self, profile_id: str, since_ms: int) -> list[PlayState]:
         return [s for s in self._profile(profile_id) if s.client_request_time > since_ms]
@@ -235,15 +286,25 @@ class CassandraStore:
     def profiles_with_live_older_than(self, cutoff_ms: int) -> list[str]:
         # A full scan, paged by the driver: the rollup is a daily batch job.
         rows = self.session.execute(self._statements["all_times"])
-        return sorted({r["profile_id"] for r in rows if r["client_request_time"] < cutoff_ms})
+        cutoff = cutoff_ms * 1000
+        return sorted(
+            {
+                r["profile_id"]
+                for r in rows
+                if any(0 < (r[c] or 0) < cutoff for c in ("placed", "low"))
+            }
+        )
 
     def live_older_than(self, profile_id: str, cutoff_ms: int) -> list[PlayState]:
         return [s for s in self._profile(profile_id) if s.client_request_time < cutoff_ms]
 
     def delete_live(self, states: Sequence[PlayState]) -> None:
-        session, delete = self.session, self._statements["delete"]
+        session = self.session
         futures = [
-            session.execute_async(delete, (s.client_request_time * 1000, s.profile_id, s.movie_id))
+            session.execute_async(
+                self._statements["delete_place" if s.significant else "delete_low"],
+                (s.client_request_time * 1000, s.profile_id, s.movie_id),
+            )
             for s in states
         ]
         for future in futures:

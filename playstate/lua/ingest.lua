@@ -4,11 +4,14 @@
 -- every heartbeat spends from the hard per-profile and per-account ceilings.
 -- KEYS: K, then KI per heartbeat. ARGV: A, then AI per heartbeat, then counter pairs
 -- (field, amount). The layouts are named in playstate/scripts.py.
+-- Every heartbeat taken (applied or stale) is also a resume point in the title's versions:
+-- the latest one per device and 10-minute bucket (playstate/versions.py reads them).
 -- Returns per heartbeat 0 duplicate, 1 applied, 2 stale, 3 cold, 4 rate limited; then
 -- whether to nudge a worker, and the milliseconds until a limited one would pass.
 -- (compare.lua is prepended: newer(), bytes_gt())
 local now, window, n = tonumber(ARGV[A.now]), tonumber(ARGV[A.window]), tonumber(ARGV[A.items])
 local hot_ttl, event_ttl = ARGV[A.hot_ttl], ARGV[A.event_ttl]
+local threshold, versions_ttl = ARGV[A.ignore_start], ARGV[A.versions_ttl]
 local hard_profile, hard_account = tonumber(ARGV[A.profile_ceiling]), tonumber(ARGV[A.account_ceiling])
 local out, counts, nudge, wait = {}, {0, 0, 0, 0, 0}, 0, 0
 
@@ -26,11 +29,35 @@ local function take(key, capacity, per_minute)
   return short
 end
 
+-- Keep the latest point (by client time, then position) of each device and bucket; past
+-- MAX_VERSIONS buckets, drop the oldest down to KEEP_VERSIONS.
+local MAX_VERSIONS, KEEP_VERSIONS, BUCKET_MS = 64, 48, 600000
+local function remember(key, crt, pos, dev, evt)
+  local field = dev .. '|' .. math.floor(tonumber(crt) / BUCKET_MS)
+  local old = redis.call('HGET', key, field)
+  if old then
+    local ocrt, opos = string.match(old, '^(%d+)|(%d+)|')
+    ocrt, opos = tonumber(ocrt), tonumber(opos)
+    local c, p = tonumber(crt), tonumber(pos)
+    if c < ocrt or (c == ocrt and p <= opos) then return end
+  end
+  redis.call('HSET', key, field, crt .. '|' .. pos .. '|' .. evt)
+  redis.call('EXPIRE', key, versions_ttl)
+  if not old and redis.call('HLEN', key) > MAX_VERSIONS then
+    local all, points = redis.call('HGETALL', key), {}
+    for j = 1, #all, 2 do
+      points[#points + 1] = {tonumber(string.match(all[j + 1], '^(%d+)|')), all[j]}
+    end
+    table.sort(points, function(x, y) return x[1] < y[1] end)
+    for j = 1, #points - KEEP_VERSIONS do redis.call('HDEL', key, points[j][2]) end
+  end
+end
+
 for i = 0, n - 1 do
   local k, a = K_N + i * KI_N + 1, A_N + i * AI_N + 1
   local hot, recent, stats = KEYS[k + KI.hot], KEYS[k + KI.recent], KEYS[k + KI.stats]
   local pos, crt, dev = ARGV[a + AI.pos], ARGV[a + AI.crt], ARGV[a + AI.dev]
-  local evt, dur = ARGV[a + AI.evt], ARGV[a + AI.dur]
+  local evt, dur, sig = ARGV[a + AI.evt], ARGV[a + AI.dur], ARGV[a + AI.sig]
   local urgent = ARGV[a + AI.urgent] == '1'
   local code
   if ARGV[a + AI.may_create] == '0' and redis.call('EXISTS', hot) == 0 then
@@ -53,9 +80,9 @@ for i = 0, n - 1 do
     elseif ARGV[a + AI.event_id] ~= '' and not redis.call('SET', KEYS[k + KI.event], '1', 'NX', 'EX', event_ttl) then
       code = 0
     else
-      local cur = redis.call('HMGET', hot, 'crt', 'pos', 'dev', 'evt', 'dur')
-      if newer({crt, pos, dev, evt, dur}, cur) then
-        redis.call('HSET', hot, 'pos', pos, 'crt', crt, 'dev', dev, 'evt', evt, 'dur', dur)
+      local cur = redis.call('HMGET', hot, 'sig', 'crt', 'pos', 'dev', 'evt', 'dur')
+      if newer({sig, crt, pos, dev, evt, dur}, cur, threshold) then
+        redis.call('HSET', hot, 'sig', sig, 'pos', pos, 'crt', crt, 'dev', dev, 'evt', evt, 'dur', dur)
         redis.call('HSETNX', hot, 'hid', '0')
         redis.call('ZADD', recent, crt, ARGV[a + AI.movie])
         redis.call('EXPIRE', recent, hot_ttl)
@@ -68,6 +95,7 @@ for i = 0, n - 1 do
         code = 2
       end
       redis.call('EXPIRE', hot, hot_ttl)
+      remember(KEYS[k + KI.versions], crt, pos, dev, evt)
     end
   end
   out[i + 1] = code
