@@ -29,8 +29,9 @@ heartbeats = st.builds(
     position_ms=st.integers(0, 3),
     client_request_time=st.integers(1_700_000_000_000, 1_700_000_000_003),
     device_id=st.sampled_from(["phone", "tv", "tv2", "Tv", "é", "z"]),
-    event_type=st.sampled_from([EventType.HEARTBEAT, EventType.PAUSE]),
+    event_type=st.sampled_from([EventType.HEARTBEAT, EventType.PAUSE, EventType.RESTORE]),
     duration_ms=st.sampled_from([None, 5, 6]),
+    significant=st.booleans(),
 )
 
 

@@ -61,8 +61,8 @@ def test_ties_break_on_position_then_device(store: HistoryStore) -> None:
 @pytest.mark.parametrize("seed", range(5))
 def test_any_order_of_writes_ends_in_the_newest(store: HistoryStore, seed: int) -> None:
     writes = [
-        state(pos=p, crt=T + c, dev=d)
-        for p, c, d in itertools.product([1, 2], [0, 1, 2], ["a", "b"])
+        state(pos=p, crt=T + c, dev=d, significant=sig)
+        for p, c, d, sig in itertools.product([1, 2], [0, 1, 2], ["a", "b"], [False, True])
     ]
     random.Random(seed).shuffle(writes)
     for chunk in (writes[:4], writes[4:9], writes[9:]):
@@ -105,6 +105,51 @@ def test_hidden_before_only_grows_and_survives_newer_states(store: HistoryStore)
     stored = store.get("p1", "m1")
     assert stored is not None
     assert (stored.position_ms, stored.hidden_before) == (20, T + 5)
+
+
+def test_a_failed_start_never_replaces_a_place_worth_keeping(store: HistoryStore) -> None:
+    place = state(pos=1_200_000, crt=T, dev="phone", significant=True)
+    failed = [state(pos=0, crt=T + 60_000), state(pos=3_000, crt=T + 63_000)]
+    store.write([failed[1]])
+    store.write([place])
+    store.write([failed[0]])
+    assert store.get("p1", "m1") == place
+    deliberate = state(pos=300_000, crt=T + 360_000, significant=True)
+    store.write([deliberate])
+    assert store.get("p1", "m1") == deliberate
+
+
+def test_forgotten_before_only_grows_and_survives_newer_states(store: HistoryStore) -> None:
+    store.write([state(pos=10, crt=T + 5, forgotten_before=T + 5)])
+    store.write([state(pos=1, crt=T, forgotten_before=T)])
+    assert store.get("p1", "m1").forgotten_before == T + 5  # type: ignore[union-attr]
+    store.write([state(pos=20, crt=T + 6)])
+    stored = store.get("p1", "m1")
+    assert stored is not None
+    assert (stored.position_ms, stored.forgotten_before) == (20, T + 5)
+    assert store.changed_since("p1", T) == [stored]
+
+
+def test_a_failed_start_after_the_rollup_loses_to_the_compacted_place(
+    store: HistoryStore,
+) -> None:
+    from history import codec
+
+    place = state(pos=1_200_000, crt=T - 10**9, significant=True)
+    store.write_compressed("p1", codec.encode([place]), chunk_size=1024)
+    store.write([state(pos=3_000, crt=T)])
+    assert store.get("p1", "m1") == place
+
+
+def test_delete_live_of_a_lesser_state_spares_a_place_that_landed_meanwhile(
+    store: HistoryStore,
+) -> None:
+    low = state(pos=3_000, crt=T)
+    store.write([low])
+    place = state(pos=1_200_000, crt=T - 5, significant=True)  # older, yet it wins
+    store.write([place])
+    store.delete_live([low])
+    assert store.get("p1", "m1") == place
 
 
 def test_it_lists_what_changed_since_a_time(store: HistoryStore) -> None:
