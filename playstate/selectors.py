@@ -168,7 +168,7 @@ async def shelf(profile_id: str, *, reading: str) -> Shelf:
     shows = {t.series_id for t in catalog.values() if t is not None and t.series_id}
     return Shelf(
         states=states,
-        recent=live | {s.movie_id for s in hot},
+        recent=(live | {s.movie_id for s in hot}) & states.keys(),
         titles=catalog,
         episodes=await series_episodes(shows),
     )
@@ -204,7 +204,12 @@ async def continue_watching_list(*, profile_id: str, limit: int) -> list[RowItem
     items: list[RowItem] = []
     for movie_id in found.recent:
         state, title = found.states[movie_id], found.titles.get(movie_id)
-        if found.show_of(movie_id) or is_hidden(state) or state_completed(state, title, ratio()):
+        if (
+            found.show_of(movie_id)
+            or is_hidden(state)
+            or state.event_type == EventType.UNWATCHED  # back to "not started"
+            or state_completed(state, title, ratio())
+        ):
             continue
         items.append(
             RowItem(

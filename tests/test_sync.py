@@ -151,6 +151,25 @@ async def test_a_device_catches_up_on_what_changed_while_it_was_away(
     await tv.disconnect()
 
 
+async def test_a_device_away_during_a_hiding_hears_of_it_when_it_catches_up(
+    redis_client: redis.Redis, alice: str
+) -> None:
+    now = now_ms()
+    await ingest(state("kept", crt=now - 5_000), state("hidden", crt=now - 4_000), now=now)
+    since = now - 1_000  # the TV saw both, then went away
+    await services.history_hide(profile_id="alice-tv", movie_id="hidden")
+    await services.continue_watching_remove(profile_id="alice-tv", movie_id="kept")
+    tv = await connect(f"profile_id=alice-tv&device_id=tv&token={alice}&since={since}")
+    received = [check(await tv.receive_json_from(timeout=3)) for _ in range(2)]
+    assert sorted((m["type"], m["movie_id"]) for m in received) == [
+        ("playstate.removed", "hidden"),
+        ("playstate.removed", "kept"),
+    ]
+    assert await tv.receive_nothing(timeout=0.3)
+    later = await connect(f"profile_id=alice-tv&device_id=tv&token={alice}&since={now_ms()}")
+    assert await later.receive_nothing(timeout=0.3)
+
+
 @pytest.mark.parametrize(
     "query",
     [
