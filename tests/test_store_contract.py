@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import random
 import threading
+from dataclasses import replace
 
 import pytest
 from django.db import connections
@@ -150,6 +151,22 @@ def test_delete_live_of_a_lesser_state_spares_a_place_that_landed_meanwhile(
     store.write([place])
     store.delete_live([low])
     assert store.get("p1", "m1") == place
+
+
+def test_a_hiding_written_after_the_rollup_of_its_title_holds(store: HistoryStore) -> None:
+    from history import codec
+    from history.selectors import stored_records
+
+    rolled = state(pos=1_200_000, crt=T - 10**9, significant=True)
+    store.write([rolled])
+    store.write_compressed("p1", codec.encode([rolled]), chunk_size=1024)
+    store.delete_live([rolled])
+    # The hot layer still had the title: the hiding is flushed with the same state.
+    store.write([replace(rolled, forgotten_before=rolled.client_request_time)])
+    hidden = replace(rolled, forgotten_before=rolled.client_request_time)
+    assert store.get("p1", "m1") == hidden
+    live = store.changed_since("p1", -1)
+    assert stored_records(store, "p1", live) == {"m1": hidden}
 
 
 def test_it_lists_what_changed_since_a_time(store: HistoryStore) -> None:

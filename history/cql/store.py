@@ -26,6 +26,7 @@ from __future__ import annotations
 import struct
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from functools import cached_property
 from typing import Any
 
@@ -39,7 +40,7 @@ from django.db import connections
 
 from core.domain import EventType, PlayState, holds_place, ordering_key
 from history import codec
-from history.store import live_or_compacted, raises_store_unavailable
+from history.store import compacted_records, live_or_compacted, raises_store_unavailable
 
 # Format 1 (before the two registers) sat in `state` whether or not it held the place.
 FORMAT = 2
@@ -99,6 +100,18 @@ def decode_state(
         significant=significant,
         forgotten_before=forgotten_before,
     )
+
+
+HIDINGS = ("hidden_before", "forgotten_before")
+# A hiding's cell is written just after the state it hides (its value, the state's client
+# time, plus this), so the rollup's tombstone for that state, at the state's own timestamp,
+# leaves the hiding in place: the row then holds the hidings of a compacted title.
+HIDING_OFFSET_US = 999
+
+
+def _hidden_as_in(state: PlayState, row: dict[str, Any]) -> PlayState:
+    hidings = {h: max(getattr(state, h), row[h] or 0) for h in HIDINGS}
+    return replace(state, **hidings)
 
 
 ROW = (
@@ -224,9 +237,9 @@ class CassandraStore:
             )
         else:
             yield self._statements["low"], (timestamp, encode_state(state), *key)
-        for hiding in ("hidden_before", "forgotten_before"):
+        for hiding in HIDINGS:
             if value := getattr(state, hiding):
-                yield self._statements[hiding], (value * 1000, value, *key)
+                yield self._statements[hiding], (value * 1000 + HIDING_OFFSET_US, value, *key)
 
     def write(self, states: Sequence[PlayState]) -> int:
         """One unlogged batch per profile (a single mutation of its partition), all sent
@@ -272,13 +285,26 @@ class CassandraStore:
     def get(self, profile_id: str, movie_id: str) -> PlayState | None:
         row = self.session.execute(self._statements["get"], (profile_id, movie_id)).one()
         live = None if row is None else self._state(profile_id, row)
-        return live_or_compacted(self, profile_id, movie_id, live)
+        found = live_or_compacted(self, profile_id, movie_id, live)
+        return found if row is None or found is None else _hidden_as_in(found, row)
 
     def _profile(self, profile_id: str) -> list[PlayState]:
         # A profile's partition holds its recent titles (older ones are rolled up), so it is
         # read whole and filtered here: Cassandra cannot filter on these columns.
         rows = self.session.execute(self._statements["profile"], (profile_id,))
-        return [state for row in rows if (state := self._state(profile_id, row)) is not None]
+        states, hidings_only = [], []
+        for row in rows:
+            if (state := self._state(profile_id, row)) is not None:
+                states.append(state)
+            elif any(row[h] for h in HIDINGS):
+                hidings_only.append(row)
+        if hidings_only:
+            # A compacted title hidden (see HIDING_OFFSET_US): its record, hidden.
+            compacted = {r.movie_id: r for r in compacted_records(self, profile_id)}
+            for row in hidings_only:
+                if (record := compacted.get(row["movie_id"])) is not None:
+                    states.append(_hidden_as_in(record, row))
+        return states
 
     def changed_since(self, profile_id: str, since_ms: int) -> list[PlayState]:
         return [s for s in self._profile(profile_id) if s.client_request_time > since_ms]
