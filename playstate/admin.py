@@ -2,13 +2,15 @@
 
 A profile's page shows its whole viewing history, read through the store interface from
 whichever store is configured (LiveVH and CompressedVH, decoded), the hot layer's positions
-beside the stored ones, its recent heartbeats and rate limit; and three support actions,
-each recorded in the admin log.
+beside the stored ones, its recent heartbeats and rate limit; and four support actions
+(clear a position, restore one, remove from the row, reset the rate limit), each recorded
+in the admin log.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +30,19 @@ from playstate import hotlayer, ratelimit, selectors, services
 from playstate.models import RateLimit, describe
 
 logger = logging.getLogger(__name__)
+
+CLOCK = re.compile(r"\A\s*(?:(\d{1,3}):)?(\d{1,2}):(\d{2})\s*\Z")
+
+
+def clock_to_ms(text: str) -> int | None:
+    """'20:00' or '1:20:00' as milliseconds; None for anything else."""
+    found = CLOCK.match(text)
+    if found is None or int(found[3]) > 59:
+        return None
+    hours, minutes, seconds = int(found[1] or 0), int(found[2]), int(found[3])
+    if found[1] is not None and minutes > 59:
+        return None
+    return ((hours * 60 + minutes) * 60 + seconds) * 1000
 
 
 class RateLimitInline(admin.StackedInline[RateLimit, Profile]):
@@ -69,6 +84,11 @@ class ProfileAdmin(admin.ModelAdmin[Profile]):
                 "<path:object_id>/clear-position/<str:movie_id>/",
                 self.admin_site.admin_view(require_POST(self.clear_position)),
                 name="accounts_profile_clear_position",
+            ),
+            path(
+                "<path:object_id>/restore-position/<str:movie_id>/",
+                self.admin_site.admin_view(require_POST(self.restore_position)),
+                name="accounts_profile_restore_position",
             ),
             path(
                 "<path:object_id>/remove-from-row/<str:movie_id>/",
@@ -132,6 +152,24 @@ class ProfileAdmin(admin.ModelAdmin[Profile]):
             f"Cleared the position of {movie_id}: it resumes from the start.",
             lambda p: async_to_sync(services.position_clear)(
                 account_id=p.account_id, profile_id=p.profile_id, movie_id=movie_id
+            ),
+        )
+
+    def restore_position(self, request: HttpRequest, object_id: str, movie_id: str) -> HttpResponse:
+        raw = request.POST.get("position", "")
+        position = clock_to_ms(raw)
+        if position is None:
+            messages.error(request, f"{raw!r} is not a position: write it as 20:00 or 1:20:00.")
+            return HttpResponseRedirect(reverse("admin:accounts_profile_change", args=[object_id]))
+        return self._act(
+            request,
+            object_id,
+            f"Restored {movie_id} to {raw.strip()}: every device resumes there.",
+            lambda p: async_to_sync(services.position_restore)(
+                account_id=p.account_id,
+                profile_id=p.profile_id,
+                movie_id=movie_id,
+                position_ms=position,
             ),
         )
 

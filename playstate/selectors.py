@@ -296,6 +296,10 @@ class SupportRow:
     def completed(self) -> bool:
         return state_completed(self.state, self.title, ratio())
 
+    @property
+    def forgotten(self) -> bool:
+        return is_forgotten(self.state)
+
 
 async def support_history(profile_id: str) -> tuple[list[SupportRow], list[str]]:
     """Every title of the profile, newest first, with what went wrong reading it."""

@@ -46,10 +46,10 @@ def page(client: Client, profile_id: str = "alice-tv") -> str:
     return response.content.decode()
 
 
-def action(client: Client, name: str, *args: str) -> None:
+def action(client: Client, name: str, *args: str, data: dict[str, str] | None = None) -> None:
     pk = Profile.objects.get(profile_id="alice-tv").pk
     url = f"/admin/accounts/profile/{pk}/{name}/" + "".join(f"{a}/" for a in args)
-    assert client.post(url).status_code == 302
+    assert client.post(url, data or {}).status_code == 302
 
 
 def send(alice: str, **fields: object) -> None:
@@ -97,11 +97,19 @@ def test_support_actions_work_and_are_logged(staff: Client, alice: str, run: Run
         event_type="PAUSE",
     )
     action(staff, "clear-position", "m7")
-    run(pending_flush())  # the restart is due at once, as a SEEK
+    run(pending_flush())  # the restart is due at once, as a person's restore is
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {alice}")
     assert api.get("/api/v1/profiles/alice-tv/positions/m7").json()["position_ms"] == 0
     assert get_store().get("alice-tv", "m7").position_ms == 0  # type: ignore[union-attr]
+
+    action(staff, "restore-position", "m7", data={"position": "8:20"})
+    run(pending_flush())
+    restored = api.get("/api/v1/profiles/alice-tv/positions/m7").json()
+    assert (restored["position_ms"], restored["device_id"]) == (500_000, "restore")
+    assert get_store().get("alice-tv", "m7").position_ms == 500_000  # type: ignore[union-attr]
+    action(staff, "restore-position", "m7", data={"position": "soon"})
+    assert api.get("/api/v1/profiles/alice-tv/positions/m7").json()["position_ms"] == 500_000
 
     action(staff, "remove-from-row", "m7")
     assert api.get("/api/v1/profiles/alice-tv/continue-watching").json()["results"] == []
@@ -118,6 +126,7 @@ def test_support_actions_work_and_are_logged(staff: Client, alice: str, run: Run
     logged = list(LogEntry.objects.order_by("action_time").values_list("change_message", flat=True))
     assert logged == [
         "Cleared the position of m7: it resumes from the start.",
+        "Restored m7 to 8:20: every device resumes there.",
         "Removed m7 from Continue Watching.",
         "Reset the rate limit to the default.",
     ]

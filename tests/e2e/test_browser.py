@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, expect, sync_playwright
 
-from tests.cases import heartbeat
+from tests.cases import heartbeat, now_s
 from tests.e2e.conftest import Running
 
 pytestmark = pytest.mark.e2e
@@ -145,3 +145,63 @@ def test_finishing_an_episode_on_the_phone_puts_the_next_on_the_tv(
     expect(tile).to_have_attribute("data-next-up", "true")
     expect(tile).to_contain_text("up next")
     expect(tv.locator('#row li[data-movie="demo.s1e1"]')).to_have_count(0)  # one tile a show
+
+
+def test_the_tv_asks_which_resume_point_and_the_answer_reaches_every_device(
+    running: Running, browser: Browser
+) -> None:
+    t = now_s()
+    for body in (
+        heartbeat(movie_id="choice-film", video_timestamp_ms=1_200_000, client_request_time=t - 120,
+                  device_id="phone", event_type="PAUSE"),
+        heartbeat(movie_id="choice-film", video_timestamp_ms=0, client_request_time=t - 60,
+                  device_id="tv", event_type="START"),
+        heartbeat(movie_id="choice-film", video_timestamp_ms=3_000, client_request_time=t - 57,
+                  device_id="tv", event_type="STOP"),
+    ):  # fmt: skip
+        assert running.post(running.alice, body).status_code == 202
+    tv = browser.new_page()
+    tv.goto(page_url(running, "tv", device_id="tv"))
+    tile = tv.locator('#row li[data-movie="choice-film"]')
+    expect(tile).to_have_attribute("data-position", "1200000", timeout=15_000)
+    choice = tile.locator(".choice")
+    expect(choice).to_contain_text("Resume from 20:00 (phone, ")
+    expect(choice).to_contain_text("or 0:03 (tv)?")
+    choice.locator('button[data-position="3000"]').click()
+    expect(tile).to_have_attribute("data-position", "3000", timeout=10_000)
+    resumed = running.position("choice-film")
+    assert (resumed["position_ms"], resumed["device_id"]) == (3_000, "restore")
+
+
+def test_the_phone_undoes_marks_watched_and_hides(running: Running, browser: Browser) -> None:
+    catalog = running.stack.directory / "undo.csv"
+    catalog.write_text("movie_id,title,duration_ms\nundo-film,Undo Film,5400000\n")
+    running.stack.manage("import_catalog", str(catalog))
+    t = now_s()
+    for body in (
+        heartbeat(movie_id="undo-film", video_timestamp_ms=1_200_000, client_request_time=t - 300,
+                  device_id="phone", event_type="PAUSE"),
+        heartbeat(movie_id="undo-film", video_timestamp_ms=2_400_000, client_request_time=t - 60,
+                  device_id="tv", event_type="STOP"),
+    ):  # fmt: skip
+        assert running.post(running.alice, body).status_code == 202
+    assert running.position("undo-film")["position_ms"] == 2_400_000
+    phone = browser.new_page()
+    phone.goto(
+        page_url(running, "phone", device_id="phone", movie_id="undo-film", position_ms=2_400_000)
+    )
+    phone.click("#undo")
+    expect(phone.locator("#notice")).to_have_text("back to 20:00 (phone)", timeout=10_000)
+    expect(phone.locator("#position")).to_have_text("20:00")
+    assert running.position("undo-film")["position_ms"] == 1_200_000
+
+    phone.click("#watched")
+    expect(phone.locator("#notice")).to_have_text("marked watched", timeout=10_000)
+    assert running.position("undo-film")["completed"] is True
+
+    phone.click("#hide")
+    expect(phone.locator("#notice")).to_have_text("hidden from history on every device")
+    history = running.http.get(
+        "/api/v1/profiles/alice-tv/history", headers=running.auth(running.alice)
+    ).json()["results"]
+    assert "undo-film" not in [item["movie_id"] for item in history]

@@ -61,6 +61,38 @@ document.getElementById("stop").onclick = () => { playing = false; beat("STOP");
 document.getElementById("back").onclick = () => { position = Math.max(0, position - 30000); beat("SEEK"); };
 document.getElementById("forward").onclick = () => { position += 30000; beat("SEEK"); };
 document.getElementById("offline").onchange = flush;
+
+// A person's own control: back to an earlier resume point, watched, hidden from history.
+const title = `/api/v1/profiles/${encodeURIComponent(demo.profileId)}`;
+function notice(text) {
+  document.getElementById("notice").textContent = text;
+}
+document.getElementById("undo").onclick = async () => {
+  playing = false;
+  const response = await demo.api(`${title}/positions/${encodeURIComponent(movieId)}/versions`);
+  if (!response.ok) return notice(`versions: HTTP ${response.status}`);
+  const points = (await response.json()).results;
+  // The latest point is where we are; undo goes to the one before it.
+  const target = points.find((p) => Math.abs(p.position_ms - points[0].position_ms) > 1000);
+  if (!target) return notice("nothing to undo");
+  const restored = await demo.api(`${title}/positions/${encodeURIComponent(movieId)}/restore`, {
+    method: "POST", body: JSON.stringify({ position_ms: target.position_ms }),
+  });
+  if (!restored.ok) return notice(`undo: HTTP ${restored.status}`);
+  position = (await restored.json()).position_ms;
+  show();
+  notice(`back to ${demo.clock(position)} (${target.device_id})`);
+};
+document.getElementById("watched").onclick = async () => {
+  playing = false;
+  const response = await demo.api(`${title}/watched/${encodeURIComponent(movieId)}`, { method: "PUT" });
+  notice(response.ok ? "marked watched" : `mark watched: HTTP ${response.status}`);
+};
+document.getElementById("hide").onclick = async () => {
+  playing = false;
+  const response = await demo.api(`${title}/history/${encodeURIComponent(movieId)}`, { method: "DELETE" });
+  notice(response.ok ? "hidden from history on every device" : `hide: HTTP ${response.status}`);
+};
 window.addEventListener("online", flush);
 
 setInterval(() => {

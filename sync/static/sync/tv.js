@@ -20,7 +20,9 @@ function renderRow(results) {
   for (const t of results) {
     const li = item(row, t.movie_id);
     const pushed = heard.get(t.movie_id);
-    const position = pushed && !t.next_up ? Math.max(pushed.position_ms, t.position_ms) : t.position_ms;
+    // The row is read after every push; a push newer than it (still on its way) wins.
+    const newer = pushed && !t.next_up && pushed.client_request_time > t.last_watched;
+    const position = newer ? pushed.position_ms : t.position_ms;
     li.dataset.position = position;
     li.dataset.event = pushed ? pushed.event_type : "";
     li.dataset.nextUp = t.next_up ? "true" : "false";
@@ -31,6 +33,50 @@ function renderRow(results) {
     li.querySelector(".pos").textContent = t.next_up ? "up next" : `at ${demo.clock(position)}`;
     li.querySelector("em").textContent = pushed ? `(${pushed.event_type.toLowerCase()})` : "";
   }
+  for (const li of Array.from(row.children).slice(0, CHOICES)) {
+    offerChoice(li, results.find((t) => t.movie_id === li.dataset.movie));
+  }
+}
+
+// When the latest resume points of a title differ ("20:00 on the phone, 0:03 on the TV"),
+// the tile asks which one to resume from; the answer is a restore, seen by every device.
+const CHOICES = 6; // tiles that ask; the rest resume where the row says
+async function offerChoice(li, t) {
+  const path = `/api/v1/profiles/${encodeURIComponent(demo.profileId)}/positions/${encodeURIComponent(t.movie_id)}`;
+  const response = await demo.api(`${path}/versions`);
+  if (!response.ok) return;
+  const points = (await response.json()).results;
+  const here = Number(li.dataset.position);
+  const other = points.find((p) => Math.abs(p.position_ms - here) > 1000);
+  if (!other || t.next_up) return;
+  const current = points.find((p) => Math.abs(p.position_ms - here) <= 1000);
+  const when = (ms) => new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  const choice = document.createElement("p");
+  choice.className = "choice";
+  choice.append("Resume from ");
+  const options = [
+    [here, current ? `${current.device_id}, ${when(current.client_request_time)}` : t.device_id],
+    [other.position_ms, other.device_id],
+  ];
+  options.forEach(([position, label], i) => {
+    const button = document.createElement("button");
+    button.dataset.position = position;
+    button.textContent = `${demo.clock(position)} (${label})`;
+    button.onclick = async () => {
+      const restored = await demo.api(`${path}/restore`, {
+        method: "POST", body: JSON.stringify({ position_ms: position }),
+      });
+      demo.status(restored.ok ? `resuming at ${demo.clock(position)}` : `restore: HTTP ${restored.status}`);
+      if (restored.ok) {
+        heard.set(t.movie_id, await restored.json());
+        load();
+      }
+    };
+    if (i) choice.append(" or ");
+    choice.append(button);
+  });
+  choice.append("?");
+  li.append(choice);
 }
 
 function renderNextUp(results) {
@@ -62,6 +108,8 @@ function apply(message) {
   if (message.type === "playstate.update") {
     lastSeen = Math.max(lastSeen, message.client_request_time);
     heard.set(message.movie_id, message);
+  } else if (message.type === "playstate.removed") {
+    heard.delete(message.movie_id);
   }
   clearTimeout(pending);
   pending = setTimeout(load, 100); // a burst of messages, one read
