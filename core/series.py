@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from core.domain import PlayState, recency
+from core.domain import EventType, PlayState, recency
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +87,11 @@ class NextUp:
         return self.reason == Reason.IN_PROGRESS
 
 
+def in_progress(state: PlayState, title: Title, ratio: float) -> bool:
+    """Started and not finished; a title marked unwatched is back to not started."""
+    return state.event_type != EventType.UNWATCHED and not state_completed(state, title, ratio)
+
+
 def next_up(
     episodes: Iterable[Title], states: Mapping[str, PlayState], ratio: float
 ) -> NextUp | None:
@@ -101,7 +106,7 @@ def next_up(
 
     def entry(episode: Title, reason: Reason) -> NextUp:
         state = states.get(episode.movie_id)
-        started = state is not None and not state_completed(state, episode, ratio)
+        started = state is not None and in_progress(state, episode, ratio)
         return NextUp(
             episode=episode,
             position_ms=state.position_ms if started and state is not None else 0,
@@ -110,7 +115,7 @@ def next_up(
             reason=Reason.IN_PROGRESS if started else reason,
         )
 
-    if latest_episode.available and not state_completed(latest, latest_episode, ratio):
+    if latest_episode.available and in_progress(latest, latest_episode, ratio):
         return entry(latest_episode, Reason.IN_PROGRESS)
     regular = sorted((e for e in catalog.values() if e.is_regular_episode), key=lambda e: e.order)
     finished = [

@@ -153,3 +153,17 @@ def test_any_order_of_the_same_heartbeats_gives_the_same_next_up(
     rnd.shuffle(delivered)
     in_any_order = next_up(SHOW, latest_per_title(delivered), RATIO)
     assert in_any_order == next_up(SHOW, latest_per_title(sent), RATIO)
+
+
+def test_an_episode_marked_unwatched_is_next_again_not_in_progress() -> None:
+    watched_three = [watched(ep(1, e), T + e * HOUR) for e in (1, 2, 3)]
+    unmarked = PlayState(
+        "p", "show.s1e3", 0, T + 5 * HOUR, "mark", EventType.UNWATCHED, DURATION, significant=True
+    )
+    found = next_up(SHOW, states(*watched_three, unmarked), RATIO)
+    assert found is not None
+    assert (found.episode.movie_id, found.reason, found.position_ms) == (
+        "show.s1e3",
+        Reason.NEXT,
+        0,
+    )
