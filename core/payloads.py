@@ -41,6 +41,8 @@ class BadRequest(RootModel[Detail | dict[str, list[str]]]):
 
 
 M = TypeVar("M", bound=BaseModel)
+# An OpenAPI operation's `extensions` key: true when its body may be left out (config/openapi.py).
+OPTIONAL_BODY = "x-optional-body"
 
 
 def field_errors(error: ValidationError) -> dict[str, list[str]]:

@@ -27,7 +27,7 @@ from accounts.auth import OwnsProfile, Principal
 from catalog.titles import durations, titles
 from core.clock import now_ms
 from core.domain import PlayState, progress, to_millis
-from core.payloads import BadRequest, Detail, parse
+from core.payloads import OPTIONAL_BODY, BadRequest, Detail, parse
 from core.series import Title, state_completed
 from history.store import StoreUnavailable
 from playstate import export, selectors, services
@@ -299,6 +299,7 @@ class WatchedApi(APIView):
         request=WatchedRequest,
         responses={200: Position, 400: BadRequest, **OWN_PROFILE, 429: Detail, 503: Detail},
         summary="Mark a title watched as of a time (default now); a later heartbeat wins",
+        extensions={OPTIONAL_BODY: True},
     )
     def put(self, request: Request, profile_id: str, movie_id: str) -> Response:
         body = parse(WatchedRequest, request.data or {})

@@ -178,6 +178,8 @@ async def test_watched_refuses_what_it_cannot_mark(
     ).status_code == 400
     assert (await call(api, alice, "PUT", "watched/not-in-catalog")).status_code == 404
     assert (await resume(api, alice))["client_request_time"] is None
+    marked = await call(api, alice, "PUT", "watched/film")  # no body: now
+    assert (marked.status_code, marked.json()["completed"]) == (200, True)
 
 
 async def test_a_marks_event_type_cannot_be_sent_by_a_player(
