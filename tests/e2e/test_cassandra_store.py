@@ -56,13 +56,13 @@ def test_heartbeats_reach_cassandra_and_come_back(stack: Stack) -> None:
     with httpx.Client(
         base_url=stack.url, headers={"Authorization": f"Bearer {token}"}, timeout=10
     ) as http:
-        for crt, pos, event in [(t + 30_000, 12_000, "SEEK"), (t, 900_000, "PAUSE")]:
+        for crt, pos, event in [(t + 30_000, 300_000, "SEEK"), (t, 900_000, "PAUSE")]:
             body = heartbeat(
                 movie_id="c1", client_request_time=crt, video_timestamp_ms=pos, event_type=event
             )
             assert http.post("/api/v1/heartbeats", json=body).status_code == 202
         wait_for(
-            lambda: cassandra_row("c1") == {"position_ms": 12_000, "written": (t + 30_000) * 1000}
+            lambda: cassandra_row("c1") == {"position_ms": 300_000, "written": (t + 30_000) * 1000}
         )
         assert http.get("/readyz").json()["store"] == "ok"
 
@@ -70,6 +70,6 @@ def test_heartbeats_reach_cassandra_and_come_back(stack: Stack) -> None:
         cache = redis.Redis.from_url(stack.redis.url)
         cache.delete("v1:playstats:alice-tv:c1", "v1:recent:alice-tv")
         resumed = http.get("/api/v1/profiles/alice-tv/positions/c1").json()
-        assert (resumed["position_ms"], resumed["source"]) == (12_000, "store")
+        assert (resumed["position_ms"], resumed["source"]) == (300_000, "store")
         row = http.get("/api/v1/profiles/alice-tv/continue-watching").json()["results"]
-        assert [(r["movie_id"], r["position_ms"]) for r in row] == [("c1", 12_000)]
+        assert [(r["movie_id"], r["position_ms"]) for r in row] == [("c1", 300_000)]

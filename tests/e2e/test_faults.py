@@ -26,6 +26,7 @@ pytestmark = pytest.mark.e2e
 
 KEYSPACE = "playstate_faults"
 TITLES = 40
+PAST_START = 180_000
 
 
 @dataclass
@@ -60,7 +61,8 @@ class Viewers:
                 movie = f"t{n % TITLES}"
                 body = heartbeat(
                     movie_id=movie,
-                    video_timestamp_ms=10 * n,
+                    # Past the first 3 minutes, where the newest always wins.
+                    video_timestamp_ms=PAST_START + 10 * n,
                     client_request_time=base + n,
                     event_type="PAUSE" if n % 5 == 0 else "HEARTBEAT",
                     event_id=f"e{n}",
@@ -68,7 +70,7 @@ class Viewers:
                 status = self._send(http, body)
                 self.answers.append(status)
                 if status == 202:
-                    self.acknowledged[movie] = 10 * n
+                    self.acknowledged[movie] = PAST_START + 10 * n
                 n += 1
 
     def _send(self, http: httpx.Client, body: dict[str, Any]) -> int:

@@ -31,14 +31,19 @@ def test_out_of_order_arrival_ends_in_the_newest_state_in_cache_and_store(
     running: Running,
 ) -> None:
     t = now_s() * 1000 - 60_000
-    sent = [(t + 30_000, 10_000, "SEEK"), (t, 500_000, "HEARTBEAT"), (t + 20_000, 520_000, "PAUSE")]
+    # The seek back is newest and past the first 3 minutes: it wins.
+    sent = [
+        (t + 30_000, 200_000, "SEEK"),
+        (t, 500_000, "HEARTBEAT"),
+        (t + 20_000, 520_000, "PAUSE"),
+    ]
     for crt, pos, event in sent:
         body = heartbeat(
             movie_id="ooo", client_request_time=crt, video_timestamp_ms=pos, event_type=event
         )
         assert running.post(running.alice, body).status_code == 202
-    assert running.position("ooo")["position_ms"] == 10_000
-    wait_for(lambda: running.stored("ooo") == (10_000, "SEEK"))
+    assert running.position("ooo")["position_ms"] == 200_000
+    wait_for(lambda: running.stored("ooo") == (200_000, "SEEK"))
 
 
 @pytest.mark.parametrize("case", INVALID, ids=lambda c: c.name)

@@ -50,15 +50,20 @@ CONFIG = SchemathesisConfig.from_dict(
 def as_own(case: Case[Any]) -> Case[Any]:
     """A schema-valid example, made to name the caller's own profile, account and a client
     time the service takes (the schema cannot say "not ahead of the server's clock", nor
-    which cursors this API made, nor which passwords are right)."""
+    which cursors this API made, nor which passwords are right, nor which titles are in the
+    catalog)."""
     if case.operation.path == "/api/v1/auth/token":
         case.body = {"username": "schema", "password": PASSWORD}
         return case
     if case.path_parameters and "profile_id" in case.path_parameters:
         case.path_parameters["profile_id"] = "alice-tv"
+    if "/watched/" in case.operation.path:
+        case.path_parameters["movie_id"] = "m1"  # a title in the catalog: it has an end
     if case.query and "cursor" in case.query:
         del case.query["cursor"]
     body: Any = case.body
+    if isinstance(body, dict) and body.get("watched_at") is not None:
+        body["watched_at"] = int(time.time() * 1000)
     if case.operation.path != "/api/v1/heartbeats" or not isinstance(body, dict):
         return case
     for heartbeat in body.get("heartbeats", [body]):
