@@ -205,3 +205,43 @@ def test_the_phone_undoes_marks_watched_and_hides(running: Running, browser: Bro
         "/api/v1/profiles/alice-tv/history", headers=running.auth(running.alice)
     ).json()["results"]
     assert "undo-film" not in [item["movie_id"] for item in history]
+
+
+def test_the_phone_offers_the_saved_place_and_play_then_pause_keeps_it(
+    running: Running, browser: Browser
+) -> None:
+    saved = heartbeat(movie_id="saved-film", video_timestamp_ms=540_000, event_type="PAUSE")
+    assert running.post(running.alice, saved).status_code == 202
+    phone = browser.new_page(viewport={"width": 390, "height": 844})
+    phone.goto(page_url(running, "phone", device_id="phone2", movie_id="saved-film"))
+    expect(phone.locator("#resume")).to_have_text("Resume at 9:00", timeout=10_000)
+    expect(phone.locator("#start-over")).to_be_visible()
+    phone.click("#resume")
+    phone.wait_for_timeout(2_500)
+    phone.click("#pause")
+    expect(phone.locator("#queue")).to_contain_text("nothing waiting")
+    assert running.position("saved-film")["position_ms"] >= 540_000
+
+    again = browser.new_page(viewport={"width": 390, "height": 844})
+    again.goto(page_url(running, "phone", device_id="phone3", movie_id="saved-film"))
+    expect(again.locator("#resume")).to_contain_text("Resume at 9:0", timeout=10_000)
+    again.click("#start-over")
+    again.wait_for_timeout(1_500)
+    again.click("#pause")
+    expect(again.locator("#queue")).to_contain_text("nothing waiting")
+    # Starting over is a start: the saved place stays until playback passes 3:00.
+    assert running.position("saved-film")["position_ms"] >= 540_000
+
+
+def test_the_tv_row_is_cards_with_titles_progress_device_and_time(
+    running: Running, browser: Browser
+) -> None:
+    watched = heartbeat(video_timestamp_ms=300_000, event_type="PAUSE", device_id="phone")
+    assert running.post(running.alice, watched).status_code == 202
+    tv = browser.new_page(viewport={"width": 1920, "height": 1080})
+    tv.goto(page_url(running, "tv", device_id="tv"))
+    card = tv.locator('#row li[data-movie="m1"]')
+    expect(card.locator("strong")).to_have_text("Film One", timeout=15_000)
+    expect(card.locator(".meta")).to_have_text("phone · just now")
+    width = card.locator(".bar span").evaluate("e => e.style.width")
+    assert width == "50%"  # 5:00 of 10:00

@@ -5,6 +5,7 @@
 const movieId = params.get("movie_id") || "m1";
 const HEARTBEAT_MS = 10000;
 const BATCH = 50; // the API's limit per request
+// Where the player starts: the service's resume position, unless the address names one.
 let position = Number(params.get("position_ms") || 0);
 let playing = false;
 let sent = 0;
@@ -54,8 +55,35 @@ async function flush() {
   if (queue.length) setTimeout(flush, 2000);
 }
 
+function play() {
+  document.getElementById("resume-choice").hidden = true;
+  playing = true;
+  lastBeat = now();
+  beat("START");
+}
+
+// Before anything plays, ask the service where this title was left, and offer it: pressing
+// Play then Pause at 0:03 must never be how a saved 9:00 is lost.
+async function loadResume() {
+  if (params.has("position_ms") || !demo.token) return;
+  const response = await demo.api(`/api/v1/profiles/${encodeURIComponent(demo.profileId)}/positions/${encodeURIComponent(movieId)}`);
+  if (!response.ok) return demo.status(`resume position: HTTP ${response.status}`);
+  const answer = await response.json();
+  if (answer.duration_ms) document.getElementById("duration").textContent = `/ ${demo.clock(answer.duration_ms)}`;
+  if (answer.completed) notice("watched to the end: playing starts over");
+  if (!answer.position_ms) return;
+  position = answer.position_ms;
+  show();
+  const resume = document.getElementById("resume");
+  resume.dataset.position = answer.position_ms;
+  resume.textContent = `Resume at ${demo.clock(answer.position_ms)}`;
+  document.getElementById("resume-choice").hidden = false;
+}
+
 document.getElementById("movie").textContent = movieId;
-document.getElementById("play").onclick = () => { playing = true; lastBeat = now(); beat("START"); };
+document.getElementById("play").onclick = play;
+document.getElementById("resume").onclick = () => { position = Number(document.getElementById("resume").dataset.position); play(); };
+document.getElementById("start-over").onclick = () => { position = 0; play(); };
 document.getElementById("pause").onclick = () => { playing = false; beat("PAUSE"); };
 document.getElementById("stop").onclick = () => { playing = false; beat("STOP"); };
 document.getElementById("back").onclick = () => { position = Math.max(0, position - 30000); beat("SEEK"); };
@@ -94,6 +122,8 @@ document.getElementById("hide").onclick = async () => {
   notice(response.ok ? "hidden from history on every device" : `hide: HTTP ${response.status}`);
 };
 window.addEventListener("online", flush);
+
+loadResume();
 
 setInterval(() => {
   if (!playing) return;

@@ -14,6 +14,16 @@ function item(list, movieId) {
   return li;
 }
 
+function ago(ms) {
+  const minutes = Math.round((Date.now() - ms) / 60000);
+  if (minutes < 1) return "just now";
+  if (minutes < 60) return `${minutes} min ago`;
+  const hours = Math.round(minutes / 60);
+  if (hours < 24) return `${hours} h ago`;
+  const days = Math.round(hours / 24);
+  return days === 1 ? "yesterday" : `${days} days ago`;
+}
+
 function renderRow(results) {
   const row = document.getElementById("row");
   row.replaceChildren();
@@ -28,8 +38,10 @@ function renderRow(results) {
     li.dataset.nextUp = t.next_up ? "true" : "false";
     const pct = t.duration_ms ? Math.min(100, (100 * position) / t.duration_ms) : 0;
     li.innerHTML = `<strong></strong> <span class="pos"></span> <em></em>` +
-      `<span class="bar"><span style="width:${pct}%"></span></span>`;
+      `<span class="bar"><span style="width:${pct}%"></span></span><small class="meta"></small>`;
     li.querySelector("strong").textContent = t.title || t.movie_id;
+    const device = pushed && newer ? pushed.device_id : t.device_id;
+    li.querySelector(".meta").textContent = t.next_up ? "" : `${device} · ${ago(newer ? pushed.client_request_time : t.last_watched)}`;
     li.querySelector(".pos").textContent = t.next_up ? "up next" : `at ${demo.clock(position)}`;
     li.querySelector("em").textContent = pushed ? `(${pushed.event_type.toLowerCase()})` : "";
   }
