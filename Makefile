@@ -12,14 +12,17 @@ WORKER_CONCURRENCY ?= 2
 # Processes `make run` starts: an embedded Redis unless REDIS_URL is set, a local Cassandra
 # node when PLAYSTATE_STORE=cassandra and CASSANDRA_HOSTS is unset.
 LOCAL_CASSANDRA := $(and $(filter cassandra,$(PLAYSTATE_STORE)),$(if $(CASSANDRA_HOSTS),,yes))
-PROCESSES := $(if $(REDIS_URL),,redis) $(if $(LOCAL_CASSANDRA),cassandra) web worker beat
+PROCESSES := $(if $(REDIS_URL),,redis) $(if $(LOCAL_CASSANDRA),cassandra) web worker beat ready
+# DEMO=0 make run: no demo account, catalog or links.
+DEMO ?= 1
 
 .PHONY: run test test-fast lint format bench cassandra clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
+	@echo "Installing the Python packages into $(VENV) (first run: a minute or two)…"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --progress-bar on -r requirements-dev.txt
 	touch $@
 
 # The whole stack in the foreground; Ctrl-C stops every process. With REDIS_URL unset,
@@ -30,8 +33,10 @@ run: $(BIN)/.installed
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(if $(LOCAL_CASSANDRA),$(BIN)/python scripts/cassandra.py fetch)
 	$(if $(filter cassandra,$(PLAYSTATE_STORE)),$(if $(LOCAL_CASSANDRA),,$(BIN)/python manage.py sync_cassandra))
+	@echo "Starting $(PROCESSES) on http://$(HOST):$(PORT); a block with the links follows when ready."
 	HOST=$(HOST) PLAYSTATE_PORT=$(PORT) WEB_CONCURRENCY=$(WEB_CONCURRENCY) \
 	WORKER_CONCURRENCY=$(WORKER_CONCURRENCY) \
+	PLAYSTATE_ANNOUNCE="$(if $(filter 1,$(DEMO)),$(BIN)/python manage.py demo --url http://$(HOST):$(PORT))" \
 	$(BIN)/honcho start $(PROCESSES)
 
 # A local Cassandra node in the foreground (jars fetched from Maven Central on first use).

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
 from accounts.auth import Principal, principal_for_token
-from accounts.models import Profile
+from accounts.models import ApiToken, Profile
 from catalog.models import Movie
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -133,3 +133,25 @@ def test_import_catalog_rejects_bad_series_rows_whole(
 def test_import_catalog_says_plainly_when_the_file_is_missing(tmp_path: Path) -> None:
     with pytest.raises(CommandError, match=r"cannot read .*missing\.csv: No such file"):
         call_command("import_catalog", str(tmp_path / "missing.csv"), stdout=StringIO())
+
+
+def demo(url: str = "http://127.0.0.1:8123") -> str:
+    out = StringIO()
+    call_command("demo", "--url", url, stdout=out)
+    return out.getvalue()
+
+
+def demo_token(output: str) -> str:
+    return output.split("Token ")[1].split()[0]
+
+
+def test_demo_prepares_a_profile_a_catalog_and_links_with_a_fresh_token(run: Run) -> None:
+    first = demo()
+    assert "Playstate is ready at http://127.0.0.1:8123" in first
+    assert "http://127.0.0.1:8123/demo/tv?profile_id=demo&device_id=tv&token=" in first
+    assert principal(run, demo_token(first)).profile_ids == frozenset({"demo"})
+    assert Movie.objects.filter(movie_id__startswith="demo.").count() == 6
+    second = demo()
+    assert principal(run, demo_token(second)).profile_ids == frozenset({"demo"})
+    # The older token is revoked (processes forget it within PLAYSTATE_AUTH_CACHE_SECONDS).
+    assert ApiToken.objects.filter(account__username="demo").count() == 1

@@ -4,11 +4,13 @@ that dies is started again and says so, the others go on serving; Ctrl-C stops t
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -68,13 +70,14 @@ def make_run(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, Pat
         "EMBEDDED_REDIS_PORT": str(free_port()),
         "SECRET_KEY": "make-run-tests-only",
         "PLAYSTATE_FLUSH_INTERVAL": "0.25",
+        "PLAYSTATE_ANNOUNCE": f"{BIN / 'python'} manage.py demo --url http://127.0.0.1:{port}",
     }
     env.pop("REDIS_URL", None)
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     log = tmp_path / "make-run.log"
     with log.open("wb") as output:
         honcho = subprocess.Popen(
-            [str(BIN / "honcho"), "start", "redis", "web", "worker", "beat"],
+            [str(BIN / "honcho"), "start", "redis", "web", "worker", "beat", "ready"],
             cwd=ROOT,
             env=env,
             stdout=output,
@@ -95,6 +98,18 @@ def test_a_process_that_dies_is_started_again_and_ctrl_c_stops_everything(
     honcho, url, log, env = make_run
     with httpx.Client(base_url=url, timeout=5) as http:
         wait_for(lambda: ready(http), timeout=60)
+        # Once ready, one block says where everything is, with a token for the demo profile.
+        wait_for(lambda: "Playstate is ready at" in log.read_text(), timeout=30)
+        links = dict(re.findall(r"\b(TV|Phone|API|Admin) +(http\S+)", log.read_text()))
+        assert set(links) == {"TV", "Phone", "API", "Admin"}
+        tv = urlsplit(links["TV"])
+        assert http.get(f"{tv.path}?{tv.query}").status_code == 200
+        demo_token = parse_qs(tv.query)["token"][0]
+        row = http.get(
+            "/api/v1/profiles/demo/continue-watching",
+            headers={"Authorization": f"Bearer {demo_token}"},
+        )
+        assert row.status_code == 200
         token = subprocess.run(
             [sys.executable, "manage.py", "issue_token", "alice", "--profile", "alice-tv"],
             cwd=ROOT, env=env, check=True, capture_output=True, text=True,
