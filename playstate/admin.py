@@ -61,6 +61,10 @@ class ProfileAdmin(admin.ModelAdmin[Profile]):
     inlines = [RateLimitInline]
     change_form_template = "admin/accounts/profile/change_form.html"
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Profile | None = None) -> list[str]:
+        # Devices, tokens and the history's keys name a profile by this id: it never changes.
+        return ["profile_id"] if obj is not None else []
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[Profile]:
         return super().get_queryset(request).select_related("account", "rate_limit")
 

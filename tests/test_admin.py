@@ -80,10 +80,11 @@ def test_the_profile_page_shows_live_compacted_and_cached_history(
     send(alice, movie_id="recent", video_timestamp_ms=78_000)  # cached, not yet stored
     html = page(staff)
     assert "Viewing history (2 titles)" in html
-    assert "1234000 ms" in html
+    assert '<time class="local" datetime="' in html
+    assert "<td>20:34</td>" in html  # 1,234,000 ms, as a player shows it
     assert "CompressedVH" in html
-    assert "77000 ms" in html
-    assert "78000 ms" in html
+    assert "<td>1:17</td>" in html
+    assert "<td>1:18</td>" in html
     assert 'id="recent-sent">2<' in html
     assert 'id="recent-limited">0<' in html
 
@@ -208,8 +209,27 @@ def test_the_profile_page_reads_the_cassandra_store_when_it_is_configured(
         get_store().write([live])
         get_store().write_compressed("alice-tv", codec.encode([old]), chunk_size=16)
         html = page(staff)
-        assert "321000 ms" in html
-        assert "99000 ms" in html
+        assert "<td>5:21</td>" in html
+        assert "<td>1:39</td>" in html
         assert "CompressedVH" in html
     finally:
         get_store.cache_clear()
+
+
+def test_one_title_is_one_title_and_the_profile_id_cannot_change(
+    staff: Client, alice: str, run: Run
+) -> None:
+    send(alice, movie_id="only", video_timestamp_ms=5_400_000 - 1_000, event_type="PAUSE")
+    html = page(staff)
+    assert "Viewing history (1 title)" in html
+    assert "<td>1:29:59</td>" in html
+    assert 'name="profile_id"' not in html  # shown, not editable
+    assert "alice-tv" in html
+
+
+def test_clock_reads_as_a_player_shows_time() -> None:
+    from playstate.templatetags.playstate_admin import clock
+
+    assert [clock(v) for v in (0, 9_000, 540_000, 5_400_000, 36_000_000, None)] == [
+        "0:00", "0:09", "9:00", "1:30:00", "10:00:00", "—",
+    ]  # fmt: skip
