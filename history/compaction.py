@@ -16,7 +16,7 @@ in Redis), whether started by Celery beat or by `manage.py compact_history`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -59,15 +59,21 @@ def compact_profile(store: HistoryStore, profile_id: str, *, cutoff_ms: int) -> 
     return Rollup(1, len(old), live_bytes(old), len(blob))
 
 
-def compact_history(*, older_than_days: int, now_ms: int) -> Rollup | None:
-    """Roll every profile up; None when another rollup holds the lock."""
+def compact_history(
+    *,
+    older_than_days: int,
+    now_ms: int,
+    progress: Callable[[list[str]], Iterable[str]] = iter,
+) -> Rollup | None:
+    """Roll every profile up; None when another rollup holds the lock. `progress` wraps the
+    list of profiles (a progress bar, for the command)."""
     redis = client()
     if not redis.set(LOCK, "1", nx=True, ex=6 * 3600):
         return None
     try:
         store, total = get_store(), Rollup()
         cutoff = now_ms - older_than_days * DAY_MS
-        for profile_id in store.profiles_with_live_older_than(cutoff):
+        for profile_id in progress(store.profiles_with_live_older_than(cutoff)):
             done = compact_profile(store, profile_id, cutoff_ms=cutoff)
             total.profiles += done.profiles
             total.rows += done.rows

@@ -155,3 +155,49 @@ def test_demo_prepares_a_profile_a_catalog_and_links_with_a_fresh_token(run: Run
     assert principal(run, demo_token(second)).profile_ids == frozenset({"demo"})
     # The older token is revoked (processes forget it within PLAYSTATE_AUTH_CACHE_SECONDS).
     assert ApiToken.objects.filter(account__username="demo").count() == 1
+
+
+def manage_with_stderr_on(tmp_path: Path, *args: str, tty: bool) -> str:
+    """What a management command writes to stderr, on a terminal or into a pipe."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import subprocess
+    import sys
+    import termios
+
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
+    root = Path(__file__).resolve().parents[1]
+    command = [sys.executable, "manage.py", *args]
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=root, env=env, check=True)
+    if not tty:
+        done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True)
+        return done.stderr
+    leader, follower = pty.openpty()
+    # A new pseudo-terminal is 0 columns wide; a real one is not.
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    subprocess.run(command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=follower)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_import_catalog_shows_progress_on_a_terminal_only(tmp_path: Path) -> None:
+    catalog = tmp_path / "big.csv"
+    catalog.write_text(
+        "movie_id,title,duration_ms\n" + "".join(f"m{i},Film {i},60000\n" for i in range(5000))
+    )
+    assert "5.00k titles" in manage_with_stderr_on(
+        tmp_path, "import_catalog", str(catalog), tty=True
+    )
+    assert manage_with_stderr_on(tmp_path, "import_catalog", str(catalog), tty=False) == ""

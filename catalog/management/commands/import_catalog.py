@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import IntegrityError, transaction
+from tqdm import tqdm
 
 from catalog.models import Movie
 
@@ -67,8 +69,10 @@ class Command(BaseCommand):
                 )
             updated = [c for c in columns if c != "movie_id"] + ["available"]
             total = 0
+            # A bar on a terminal (stderr), nothing otherwise; the file streams in batches.
+            progress = tqdm(unit=" titles", unit_scale=True, disable=None, file=sys.stderr)
             try:
-                with transaction.atomic():
+                with progress, transaction.atomic():
                     for batch in _batches(reader):
                         Movie.objects.bulk_create(
                             batch,
@@ -77,6 +81,7 @@ class Command(BaseCommand):
                             update_fields=updated,
                         )
                         total += len(batch)
+                        progress.update(len(batch))
             except IntegrityError as error:
                 raise CommandError(f"the file breaks the catalog's rules: {error}") from None
         self.stdout.write(f"imported {total} titles")

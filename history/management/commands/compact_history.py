@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from tqdm import tqdm
 
 from core.clock import now_ms
 from history.compaction import compact_history
@@ -20,7 +22,14 @@ class Command(BaseCommand):
     def handle(self, *args: Any, older_than_days: int, **options: Any) -> None:
         if older_than_days < 0:
             raise CommandError("--older-than-days must be 0 or more")
-        done = compact_history(older_than_days=older_than_days, now_ms=now_ms())
+        done = compact_history(
+            older_than_days=older_than_days,
+            now_ms=now_ms(),
+            # A bar per profile on a terminal (stderr), nothing otherwise.
+            progress=lambda profiles: tqdm(
+                profiles, unit=" profiles", disable=None, file=sys.stderr
+            ),
+        )
         if done is None:
             raise CommandError("another rollup is running; try again when it is done")
         ratio = (
