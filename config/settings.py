@@ -322,11 +322,19 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_TASK_TIME_LIMIT = 60
 CELERY_TASK_SOFT_TIME_LIMIT = 50
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Seconds between two points of the operator's dashboard.
+PLAYSTATE_SAMPLE_INTERVAL = envfloat("PLAYSTATE_SAMPLE_INTERVAL", 5.0)
 CELERY_BEAT_SCHEDULE = {
     "flush-pending": {
         "task": "playstate.tasks.flush_pending",
         "schedule": timedelta(seconds=envfloat("PLAYSTATE_FLUSH_INTERVAL", 1.0)),
         # A tick nobody picked up is worthless once the next one is due.
+        "options": {"expires": 5},
+    },
+    # The operator's dashboard draws these points (admin: Dashboard).
+    "sample-metrics": {
+        "task": "playstate.tasks.sample_metrics",
+        "schedule": timedelta(seconds=PLAYSTATE_SAMPLE_INTERVAL),
         "options": {"expires": 5},
     },
     "compact-history": {

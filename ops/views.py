@@ -7,13 +7,17 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from asgiref.sync import async_to_sync
 from celery import current_app
 from channels.db import database_sync_to_async
+from django.conf import settings
+from django.contrib import admin
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.defaults import page_not_found
 from redis.exceptions import RedisError
 
+from core.clock import now_ms
 from core.outages import OutageLog
 from core.redis import aclient
 from history.store import get_store
@@ -73,7 +77,7 @@ async def readyz(request: HttpRequest) -> JsonResponse:
 
 async def metrics_view(request: HttpRequest) -> HttpResponse:
     try:
-        body = await metrics.render()
+        body = await metrics.render(now_ms=now_ms())
     except RedisError:
         return HttpResponse("# redis unavailable\n", status=503, content_type="text/plain")
     return HttpResponse(body, content_type="text/plain; version=0.0.4; charset=utf-8")
@@ -88,3 +92,22 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": "Not found."}, status=404)
     return page_not_found(request, exception)
+
+
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """The operator's dashboard (staff only: served through the admin site's login)."""
+    context = {
+        **admin.site.each_context(request),
+        "title": "Dashboard",
+        "interval": settings.PLAYSTATE_SAMPLE_INTERVAL,
+    }
+    return render(request, "admin/dashboard.html", context)
+
+
+def dashboard_samples(request: HttpRequest) -> HttpResponse:
+    """The dashboard's time series: the last hour of samples, oldest first."""
+    try:
+        points = async_to_sync(metrics.samples)()
+    except RedisError:
+        return JsonResponse({"detail": "Redis is unreachable."}, status=503)
+    return JsonResponse({"interval_s": settings.PLAYSTATE_SAMPLE_INTERVAL, "samples": points})

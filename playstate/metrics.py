@@ -4,8 +4,10 @@ inside the same script calls that do the work, so `/metrics` shows the deploymen
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import cast
 
+import orjson
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector, CollectorRegistry
@@ -14,6 +16,9 @@ from core.redis import aclient
 from playstate import hotlayer
 
 REJECTED_PREFIX = "rejected:"
+# Open WebSockets: channel name → until when it counts (each socket renews its lease while
+# open), so a web process that dies takes its sockets out of the count within a lease.
+SOCKETS = "v1:sockets"
 
 COUNTERS = {
     "heartbeats_received": "Heartbeats received, valid or not.",
@@ -39,11 +44,82 @@ async def incr(counters: Mapping[str, int]) -> None:
     await pipe.execute()
 
 
+async def socket_open(channel_name: str, *, now_ms: int, lease_ms: int) -> None:
+    await aclient().zadd(SOCKETS, {channel_name: now_ms + lease_ms})
+
+
+async def socket_closed(channel_name: str) -> None:
+    await aclient().zrem(SOCKETS, channel_name)
+
+
+async def sockets_open(*, now_ms: int) -> int:
+    pipe = aclient().pipeline(transaction=False)
+    pipe.zremrangebyscore(SOCKETS, "-inf", now_ms)
+    pipe.zcard(SOCKETS)
+    _, count = await pipe.execute()
+    return int(count)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """The deployment's counters, backlog and open sockets, read from Redis at one time."""
+
+    at_ms: int
+    counters: dict[str, int]
+    backlog: dict[str, int]
+    sockets: int
+
+
+async def read(*, now_ms: int) -> Reading:
+    """Raises RedisError when Redis is down."""
+    raw = cast("dict[str, str]", await aclient().hgetall(hotlayer.METRICS))
+    counters = {k: int(v) for k, v in raw.items()}
+    return Reading(now_ms, counters, await hotlayer.backlog(), await sockets_open(now_ms=now_ms))
+
+
+SAMPLES = "v1:samples"
+SAMPLES_KEPT = 720  # an hour at the default interval of 5 s
+
+
+def sample_of(reading: Reading) -> dict[str, int]:
+    """What the dashboard charts (rates come from two samples' differences)."""
+    counters = reading.counters
+    return {
+        "t": reading.at_ms,
+        "accepted": counters.get("heartbeats_accepted", 0),
+        "rejected": sum(v for k, v in counters.items() if k.startswith(REJECTED_PREFIX)),
+        "limited": counters.get("heartbeats_rate_limited", 0),
+        "store_writes": counters.get("store_writes", 0),
+        "sync_pushes": counters.get("sync_pushes", 0),
+        "pending": reading.backlog.get("pending", 0),
+        "inflight": reading.backlog.get("inflight", 0),
+        "sockets": reading.sockets,
+    }
+
+
+async def sample(*, now_ms: int) -> None:
+    """Keep the counters of now in the short time series the dashboard draws."""
+    pipe = aclient().pipeline(transaction=False)
+    pipe.lpush(SAMPLES, orjson.dumps(sample_of(await read(now_ms=now_ms))))
+    pipe.ltrim(SAMPLES, 0, SAMPLES_KEPT - 1)
+    await pipe.execute()
+
+
+async def samples() -> list[dict[str, int]]:
+    """The kept samples, oldest first. Raises RedisError."""
+    raw = cast("list[str]", await aclient().lrange(SAMPLES, 0, -1))
+    return [orjson.loads(item) for item in reversed(raw)]
+
+
 class _Snapshot(Collector):
     """The counters and the backlog as read from Redis a moment ago."""
 
-    def __init__(self, counters: Mapping[str, int], backlog: Mapping[str, int]) -> None:
-        self.counters, self.backlog = counters, backlog
+    def __init__(self, reading: Reading) -> None:
+        self.counters, self.backlog, self.sockets = (
+            reading.counters,
+            reading.backlog,
+            reading.sockets,
+        )
 
     def collect(self) -> Iterator[Metric]:
         for field, doc in COUNTERS.items():
@@ -63,11 +139,13 @@ class _Snapshot(Collector):
                 f"Titles whose winning state is {name} on its way to the store.",
                 value=value,
             )
+        yield GaugeMetricFamily(
+            "playstate_sockets_open", "WebSockets open across the deployment.", value=self.sockets
+        )
 
 
-async def render() -> bytes:
+async def render(*, now_ms: int) -> bytes:
     """Prometheus text of the deployment's counters; raises RedisError when Redis is down."""
-    raw = cast("dict[str, str]", await aclient().hgetall(hotlayer.METRICS))
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Snapshot({k: int(v) for k, v in raw.items()}, await hotlayer.backlog()))
+    registry.register(_Snapshot(await read(now_ms=now_ms)))
     return generate_latest(registry)

@@ -56,3 +56,15 @@ def flush_pending_task() -> int:
     if claimed >= settings.PLAYSTATE_FLUSH_BATCH:
         flush_pending_task.apply_async()
     return claimed
+
+
+@shared_task(name="playstate.tasks.sample_metrics", ignore_result=True)
+def sample_metrics_task() -> None:
+    """One point of the dashboard's time series (playstate.metrics.sample)."""
+    from core.clock import now_ms
+    from playstate.metrics import sample
+
+    try:
+        _loop().run(sample(now_ms=now_ms()))
+    except RedisError as error:
+        outages.failed("hot layer", error)

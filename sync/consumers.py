@@ -21,9 +21,12 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from redis.exceptions import RedisError
 
 from accounts.auth import Unauthenticated, authenticate
+from core.clock import now_ms
 from core.payloads import Identifier
+from playstate import metrics
 from playstate.events import (
     PlaystateNextUp,
     PlaystateRemoved,
@@ -72,6 +75,7 @@ class SyncConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             return
         # Accepted once in the group: a device whose socket is open hears every later change.
         await self.accept()
+        await self._counted()
         self._recheck = asyncio.create_task(self._keep_authorized())
         if self.since is not None:
             missed = await catch_up(
@@ -117,6 +121,15 @@ class SyncConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             if self.profile_id not in principal.profile_ids:
                 await self.close(code=FORBIDDEN)
                 return
+            await self._counted()
+
+    async def _counted(self) -> None:
+        """Counted in `playstate_sockets_open` for a few rechecks more (a lease)."""
+        lease = int(recheck_seconds() * 4 * 1000)
+        try:
+            await metrics.socket_open(self.channel_name, now_ms=now_ms(), lease_ms=lease)
+        except RedisError:
+            logger.warning("could not count an open socket")
 
     async def disconnect(self, code: int) -> None:
         if self._recheck is not None:
@@ -125,6 +138,8 @@ class SyncConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 await self._recheck
         if hasattr(self, "profile_id"):
             await self.channel_layer.group_discard(group_name(self.profile_id), self.channel_name)
+            with contextlib.suppress(RedisError):
+                await metrics.socket_closed(self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Devices only listen here (heartbeats go to the REST API): whatever a device

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import redis
 from django.contrib.auth import get_user_model
@@ -96,3 +98,59 @@ def test_admin_is_for_staff_only(client: Client) -> None:
     user.save()
     assert client.get("/admin/").status_code == 200
     assert client.get("/admin/accounts/profile/").status_code == 200
+
+
+def test_the_dashboard_is_for_staff_and_draws_the_sampled_counters(
+    client: Client, redis_client: redis.Redis, run: Any
+) -> None:
+    from playstate.metrics import sample
+
+    assert client.get("/admin/dashboard/").status_code == 302  # to the login
+    assert client.get("/admin/dashboard/samples").status_code == 302
+    viewer = get_user_model().objects.create_user("viewer3", password="pw-viewer-345")
+    client.force_login(viewer)
+    assert client.get("/admin/dashboard/samples").status_code == 302
+    staff = get_user_model().objects.create_user("ops", password="pw-ops-1234", is_staff=True)
+    client.force_login(staff)
+    redis_client.hset("v1:metrics", mapping={"heartbeats_accepted": 10, "rejected:invalid": 2})
+    run(sample(now_ms=1_000))
+    redis_client.hset("v1:metrics", mapping={"heartbeats_accepted": 60, "rejected:invalid": 3})
+    run(sample(now_ms=6_000))
+    page = client.get("/admin/dashboard/")
+    assert page.status_code == 200
+    assert 'id="dashboard-link"' in page.content.decode()
+    points = client.get("/admin/dashboard/samples").json()["samples"]
+    assert [(p["t"], p["accepted"], p["rejected"]) for p in points] == [
+        (1_000, 10, 2),
+        (6_000, 60, 3),
+    ]
+    assert "playstate_sockets_open 0.0" in client.get("/metrics").content.decode()
+
+
+def test_the_grafana_dashboard_and_alert_rules_use_only_metrics_the_service_exports(
+    client: Client, redis_client: redis.Redis
+) -> None:
+    import json
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    exported = {
+        line.split()[2]
+        for line in client.get("/metrics").content.decode().splitlines()
+        if line.startswith("# TYPE")
+    }
+    # Counters are exported as <name>_total.
+    names = exported | {f"{n}_total" for n in exported}
+    monitoring = Path(__file__).resolve().parents[1] / "ops" / "monitoring"
+    dashboard = json.loads((monitoring / "grafana-dashboard.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    rules = yaml.safe_load((monitoring / "alerts.yml").read_text())["groups"][0]["rules"]
+    exprs += [r["expr"] for r in rules]
+    used = {m for e in exprs for m in re.findall(r"\bplaystate_\w+", e)}
+    assert used
+    assert used <= names, used - names
+    charted = {m.removesuffix("_total") for m in used}
+    assert {"playstate_heartbeats_accepted", "playstate_pending_titles"} <= charted
+    assert "playstate_sockets_open" in charted

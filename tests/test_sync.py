@@ -107,6 +107,20 @@ async def test_another_device_hears_of_a_change_and_the_sender_does_not(
     assert await phone.receive_nothing(timeout=0.3)
 
 
+async def test_open_sockets_are_counted_until_they_close(
+    alice: str, redis_client: redis.Redis
+) -> None:
+    from playstate.metrics import sockets_open
+
+    tv = await connect(f"profile_id=alice-tv&device_id=tv&token={alice}")
+    phone = await connect(f"profile_id=alice-tv&device_id=phone&token={alice}")
+    assert await sockets_open(now_ms=now_ms()) == 2
+    await tv.disconnect()
+    assert await sockets_open(now_ms=now_ms()) == 1
+    await phone.disconnect()
+    assert await sockets_open(now_ms=now_ms()) == 0
+
+
 async def test_a_flushed_pause_is_pushed(
     devices: tuple[WebsocketCommunicator, WebsocketCommunicator], redis_client: redis.Redis
 ) -> None:

@@ -249,3 +249,27 @@ def test_the_tv_row_is_cards_with_titles_progress_device_and_time(
     expect(card.locator(".meta")).to_have_text("phone · just now")
     width = card.locator(".bar span").evaluate("e => e.style.width")
     assert width == "50%"  # 5:00 of 10:00
+
+
+def test_the_operators_dashboard_draws_live_traffic(running: Running, browser: Browser) -> None:
+    running.stack.manage(
+        "shell",
+        "-c",
+        "from django.contrib.auth import get_user_model;"
+        "get_user_model().objects.create_user('olga', password='ops-pass-1234', is_staff=True)",
+    )
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    page.goto(f"{running.stack.url}/admin/login/?next=/admin/")
+    page.fill("#id_username", "olga")
+    page.fill("#id_password", "ops-pass-1234")
+    page.click("input[type=submit]")
+    page.click("#dashboard-link")
+    expect(page.locator("#charts .chart")).to_have_count(5)
+    for i in range(40):
+        body = heartbeat(movie_id=f"dash-{i}", event_type="PAUSE")
+        assert running.post(running.alice, body).status_code == 202
+        page.wait_for_timeout(100)
+    accepted = page.locator('#heartbeats .legend span[data-key="accepted"]')
+    expect(accepted).not_to_have_attribute("data-now", "0", timeout=15_000)
+    assert float(accepted.get_attribute("data-now") or 0) > 0
+    expect(page.locator("#heartbeats polyline").first).to_be_attached()
