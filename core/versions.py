@@ -36,14 +36,18 @@ def _same_session(earlier: Point, later: Point) -> bool:
     )
 
 
-def resume_points(points: Iterable[Point], *, limit: int) -> list[Point]:
-    """The distinct resume points, newest first: of each run of points that are one
-    session on one device, the last; at most `limit`."""
-    ordered = sorted(set(points))
-    kept: list[Point] = []
-    for point in ordered:
-        if kept and _same_session(kept[-1], point):
-            kept[-1] = point
+def sessions(points: Iterable[Point]) -> list[tuple[Point, Point]]:
+    """Runs of points that are one session on one device, oldest first: (first, last)."""
+    runs: list[tuple[Point, Point]] = []
+    for point in sorted(set(points)):
+        if runs and _same_session(runs[-1][1], point):
+            runs[-1] = (runs[-1][0], point)
         else:
-            kept.append(point)
-    return kept[::-1][:limit]
+            runs.append((point, point))
+    return runs
+
+
+def resume_points(points: Iterable[Point], *, limit: int) -> list[Point]:
+    """The distinct resume points, newest first: of each session, its last point; at most
+    `limit`."""
+    return [last for _, last in sessions(points)][::-1][:limit]

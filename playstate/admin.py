@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -28,8 +29,70 @@ from accounts.models import Profile
 from core.clock import now_ms
 from playstate import hotlayer, ratelimit, selectors, services
 from playstate.models import RateLimit, describe
+from playstate.templatetags.playstate_admin import clock
 
 logger = logging.getLogger(__name__)
+
+TIMELINE_HOURS = 48
+TIMELINE_WIDTH, LANE_HEIGHT, LABEL_WIDTH = 900, 30, 110
+PALETTE = ("#0969da", "#1a7f37", "#cf222e", "#8250df", "#bf8700", "#1b7c83", "#bc4c00")
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    y: float
+    width: float
+    color: str
+    label: str
+    movie_id: str
+    device_id: str
+
+
+def timeline(sessions: list[selectors.Session], *, now_ms: int) -> dict[str, Any]:
+    """An SVG picture of the profile's recent activity: a lane per device, a bar per session
+    (a title's colour is the same on every lane), the last TIMELINE_HOURS hours."""
+    start = now_ms - TIMELINE_HOURS * 3_600_000
+    scale = (TIMELINE_WIDTH - LABEL_WIDTH) / (now_ms - start)
+    devices = sorted({s.device_id for s in sessions})
+    movies = sorted({s.movie_id for s in sessions})
+    colors = {m: PALETTE[i % len(PALETTE)] for i, m in enumerate(movies)}
+    bars = []
+    for s in sessions:
+        x = LABEL_WIDTH + max(0, s.first.client_request_time - start) * scale
+        end = LABEL_WIDTH + (s.last.client_request_time - start) * scale
+        name = s.title or s.movie_id
+        bars.append(
+            Bar(
+                x=round(x, 1),
+                y=devices.index(s.device_id) * LANE_HEIGHT + 6,
+                width=round(max(4.0, end - x), 1),
+                color=colors[s.movie_id],
+                label=f"{name}: {clock(s.first.position_ms)} → {clock(s.last.position_ms)}"
+                f" on {s.device_id}",
+                movie_id=s.movie_id,
+                device_id=s.device_id,
+            )
+        )
+    ticks = [
+        (
+            round(LABEL_WIDTH + h * 3_600_000 * scale, 1),
+            f"{TIMELINE_HOURS - h} h ago" if h < TIMELINE_HOURS else "now",
+        )
+        for h in range(0, TIMELINE_HOURS + 1, 6)
+    ]
+    lanes = [(d, i * LANE_HEIGHT + LANE_HEIGHT / 2 + 4) for i, d in enumerate(devices)]
+    return {
+        "width": TIMELINE_WIDTH,
+        "height": max(1, len(devices)) * LANE_HEIGHT + 24,
+        "axis_y": max(1, len(devices)) * LANE_HEIGHT + 16,
+        "lanes": lanes,
+        "bars": bars,
+        "ticks": ticks,
+        "legend": [(m, colors[m]) for m in movies],
+        "hours": TIMELINE_HOURS,
+    }
+
 
 CLOCK = re.compile(r"\A\s*(?:(\d{1,3}):)?(\d{1,2}):(\d{2})\s*\Z")
 
@@ -116,11 +179,16 @@ class ProfileAdmin(admin.ModelAdmin[Profile]):
     ) -> HttpResponse:
         profile = get_object_or_404(Profile, pk=object_id)
         rows, problems = async_to_sync(selectors.support_history)(profile.profile_id)
+        now = now_ms()
         try:
-            recent = async_to_sync(hotlayer.profile_stats)(profile.profile_id, now_ms=now_ms())
+            recent = async_to_sync(hotlayer.profile_stats)(profile.profile_id, now_ms=now)
+            sessions = async_to_sync(selectors.activity)(
+                profile_id=profile.profile_id, since_ms=now - TIMELINE_HOURS * 3_600_000
+            )
         except RedisError:
-            recent = None
+            recent, sessions = None, []
         context = {
+            "timeline": timeline(sessions, now_ms=now),
             "history": rows,
             "history_problems": problems,
             "recent": recent,

@@ -27,7 +27,7 @@ from core.domain import (
     newest_first,
 )
 from core.series import NextUp, Title, next_up, state_completed
-from core.versions import Point, resume_points
+from core.versions import Point, resume_points, sessions
 from history.selectors import stored_records
 from history.store import StoreUnavailable, compacted_records, get_store
 from playstate import events, hotlayer
@@ -328,16 +328,47 @@ async def support_history(profile_id: str) -> tuple[list[SupportRow], list[str]]
 VERSIONS_SHOWN = 20
 
 
-async def position_versions(*, profile_id: str, movie_id: str) -> list[Point]:
-    """The title's recent distinct resume points, newest first (raises RedisError: they
-    live in the hot layer only)."""
-    raw = await hotlayer.versions(profile_id, movie_id)
+def _points(raw: dict[str, str]) -> list[Point]:
+    """A title's resume points as the hot layer keeps them (hotlayer.versions_key)."""
     points = []
     for field, value in raw.items():
         device_id, _, _bucket = field.rpartition("|")
         crt, position, event = value.split("|", 2)
         points.append(Point(int(crt), int(position), device_id, EventType(event)))
-    return resume_points(points, limit=VERSIONS_SHOWN)
+    return points
+
+
+async def position_versions(*, profile_id: str, movie_id: str) -> list[Point]:
+    """The title's recent distinct resume points, newest first (raises RedisError: they
+    live in the hot layer only)."""
+    raw = await hotlayer.versions(profile_id, movie_id)
+    return resume_points(_points(raw), limit=VERSIONS_SHOWN)
+
+
+@dataclass(frozen=True)
+class Session:
+    """A stretch of watching one title on one device, for the support timeline."""
+
+    device_id: str
+    movie_id: str
+    title: str | None
+    first: Point
+    last: Point
+
+
+async def activity(*, profile_id: str, since_ms: int) -> list[Session]:
+    """What the profile watched since `since_ms`, on which device, as sessions, oldest first
+    (from the resume points of the titles in the hot layer; raises RedisError)."""
+    movies = [s.movie_id for s in await hotlayer.recent_states(profile_id)]
+    catalog = await titles(movies)
+    found = []
+    for movie_id in movies:
+        for first, last in sessions(_points(await hotlayer.versions(profile_id, movie_id))):
+            if last.client_request_time >= since_ms:
+                title = catalog[movie_id]
+                label = None if title is None else title.title
+                found.append(Session(first.device_id, movie_id, label, first, last))
+    return sorted(found, key=lambda s: (s.first.client_request_time, s.device_id))
 
 
 EXPORT_BATCH = 500

@@ -233,3 +233,18 @@ def test_clock_reads_as_a_player_shows_time() -> None:
     assert [clock(v) for v in (0, 9_000, 540_000, 5_400_000, 36_000_000, None)] == [
         "0:00", "0:09", "9:00", "1:30:00", "10:00:00", "—",
     ]  # fmt: skip
+
+
+def test_the_profile_page_draws_who_watched_what_when_on_which_device(
+    staff: Client, alice: str
+) -> None:
+    t = now_s()
+    send(alice, movie_id="tl-film", video_timestamp_ms=600_000, client_request_time=t - 7200,
+         device_id="phone", event_type="PAUSE")  # fmt: skip
+    send(alice, movie_id="tl-film", video_timestamp_ms=900_000, client_request_time=t - 600,
+         device_id="tv", event_type="PAUSE")  # fmt: skip
+    html = page(staff)
+    assert '<svg id="timeline"' in html
+    assert 'data-movie="tl-film" data-device="phone"' in html
+    assert 'data-movie="tl-film" data-device="tv"' in html
+    assert "<title>tl-film: 10:00 → 10:00 on phone</title>" in html

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.domain import EventType
-from core.versions import Point, resume_points
+from core.versions import Point, resume_points, sessions
 
 T = 1_700_000_000_000
 MIN = 60_000
@@ -52,3 +52,9 @@ def test_the_list_depends_on_the_points_only(sent: list[Point], rnd: object) -> 
     assert set(found) <= set(sent)
     if sent:
         assert found[0] == max(sent)
+
+
+def test_a_session_spans_its_first_and_last_points() -> None:
+    phone = [point(0, 0), point(10, 10), point(20, 20)]
+    tv = point(60, 0.05, "tv")
+    assert sessions([tv, *phone]) == [(phone[0], phone[-1]), (tv, tv)]
