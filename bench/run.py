@@ -21,6 +21,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
+from bench import chart
 from tests.stack import GENEROUS_LIMITS, Stack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,12 +100,18 @@ def main() -> int:
             (scripts / "ingest.lua").write_text(INGEST_LUA)
             (scripts / "read.lua").write_text(READ_LUA)
             rounds: dict[str, list[dict[str, float]]] = {"healthz": [], "ingest": [], "resume": []}
-            for _ in range(ROUNDS):
-                rounds["healthz"].append(wrk(f"{stack.url}/healthz", None, token))
-                rounds["ingest"].append(
-                    wrk(f"{stack.url}/api/v1/heartbeats", scripts / "ingest.lua", token)
-                )
-                rounds["resume"].append(wrk(stack.url, scripts / "read.lua", token))
+            phases = {
+                "healthz": (f"{stack.url}/healthz", None),
+                "ingest": (f"{stack.url}/api/v1/heartbeats", scripts / "ingest.lua"),
+                "resume": (stack.url, scripts / "read.lua"),
+            }
+            # One step per wrk run, on a terminal (stderr); nothing otherwise.
+            with tqdm(total=ROUNDS * len(phases), unit=" runs", disable=None) as progress:
+                for round_ in range(ROUNDS):
+                    for name, (url, script) in phases.items():
+                        progress.set_description(f"round {round_ + 1}/{ROUNDS}: {name}")
+                        rounds[name].append(wrk(url, script, token))
+                        progress.update()
             time.sleep(3)  # let the worker drain what is pending before reading the counters
             with urllib.request.urlopen(f"{stack.url}/metrics") as response:
                 metrics = response.read().decode()
@@ -132,6 +141,8 @@ def main() -> int:
     out = RESULTS / f"bench-{result['when'].replace(':', '')}.json"
     out.write_text(json.dumps(result, indent=2))
     (RESULTS / "latest.json").write_text(json.dumps(result, indent=2))
+    chart.draw(result, out.with_suffix(".svg"))
+    shutil.copyfile(out.with_suffix(".svg"), RESULTS / "latest.svg")
     columns = ("req/s", "x healthz", "p50 ms", "p99 ms", "non-2xx")
     print(f"{'endpoint':<10} " + " ".join(f"{c:>9}" for c in columns))
     for name, f in figures.items():
@@ -144,7 +155,7 @@ def main() -> int:
     writes = counted.get("playstate_store_writes_total", 0)
     applied = counted.get("playstate_heartbeats_applied_total", 0)
     print(f"store writes: {writes:.0f} for {applied:.0f} applied heartbeats")
-    print(f"figures written to {out.relative_to(ROOT)}")
+    print(f"figures written to {out.relative_to(ROOT)} and, drawn, {out.with_suffix('.svg').name}")
     return 0
 
 
