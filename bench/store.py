@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import django
+from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -133,7 +134,15 @@ def main() -> int:
             from history.sql import SqlStore
 
             figures: dict[str, dict[str, float]] = {}
+            # A step per phase, on a terminal (stderr); nothing otherwise.
+            progress = tqdm(total=4, unit=" phases", disable=None)
+
+            def phase(name: str) -> None:
+                progress.set_description(name)
+                progress.update()
+
             for name, store in (("sql", SqlStore()), ("cassandra", CassandraStore())):
+                phase(f"{name}: writes")
                 store.write(_states(0)[:100])  # warm up: connections, prepared statements
                 figures[name] = {
                     "batched_writes_per_s": round(_rate(store.write, _states(10**7), FLUSH)),
@@ -141,13 +150,16 @@ def main() -> int:
                         _rate(store.write, _states(2 * 10**7)[: STATES // 4], 1)
                     ),
                 }
+            phase("a heavy year's history")
             history = {"sql": _history(SqlStore()), "cassandra": _history(CassandraStore())}
+            phase("cassandra: batches per partition")
             crowded = _states(3 * 10**7, profiles=20)  # 25 titles per profile in a flush
             for batched, key in ((True, "partition_batches"), (False, "no_batches")):
                 store = CassandraStore(batch_partitions=batched)
                 figures["cassandra"][f"{key}_writes_per_s"] = round(
                     _rate(store.write, crowded, FLUSH)
                 )
+            progress.close()
             session = CassandraStore().session
             session.execute("DROP KEYSPACE IF EXISTS playstate_bench")
             session.cluster.shutdown()
