@@ -34,7 +34,7 @@ from playstate.templatetags.playstate_admin import clock
 logger = logging.getLogger(__name__)
 
 TIMELINE_HOURS = 48
-TIMELINE_WIDTH, LANE_HEIGHT, LABEL_WIDTH = 900, 30, 110
+TIMELINE_WIDTH, LANE_HEIGHT, LABEL_WIDTH, RIGHT_MARGIN = 900, 30, 110, 24
 PALETTE = ("#0969da", "#1a7f37", "#cf222e", "#8250df", "#bf8700", "#1b7c83", "#bc4c00")
 
 
@@ -53,7 +53,7 @@ def timeline(sessions: list[selectors.Session], *, now_ms: int) -> dict[str, Any
     """An SVG picture of the profile's recent activity: a lane per device, a bar per session
     (a title's colour is the same on every lane), the last TIMELINE_HOURS hours."""
     start = now_ms - TIMELINE_HOURS * 3_600_000
-    scale = (TIMELINE_WIDTH - LABEL_WIDTH) / (now_ms - start)
+    scale = (TIMELINE_WIDTH - LABEL_WIDTH - RIGHT_MARGIN) / (now_ms - start)
     devices = sorted({s.device_id for s in sessions})
     movies = sorted({s.movie_id for s in sessions})
     colors = {m: PALETTE[i % len(PALETTE)] for i, m in enumerate(movies)}
