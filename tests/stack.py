@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -102,6 +104,87 @@ class RedisServer:
             self.process.kill()
             self.process.wait(10)
             self.process = None
+
+
+@dataclass
+class PostgresServer:
+    """A throwaway PostgreSQL server from Debian's `postgresql` package (installed when
+    missing, as the browser test does for Chromium), on a free loopback port. Its databases
+    collate with ICU's en-US, not "C", so the service's `COLLATE "C"` is what keeps the
+    ordering bytewise. initdb refuses root: the server runs as the package's `postgres` user."""
+
+    port: int = field(default_factory=free_port)
+    directory: Path | None = None
+    user: str = "playstate"
+
+    @staticmethod
+    def binaries() -> Path:
+        found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+        if not found:
+            subprocess.run(["apt-get", "update", "-qq"], check=True)
+            subprocess.run(
+                ["apt-get", "install", "-y", "-qq", "postgresql"],
+                check=True,
+                env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+            )
+            found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+        return found[-1].parent
+
+    def url(self, database: str) -> str:
+        return f"postgres://{self.user}@127.0.0.1:{self.port}/{database}"
+
+    def _as_postgres(self, *command: str) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run([*prefix, *command], check=True, stdout=subprocess.DEVNULL)
+
+    def start(self) -> None:
+        bin_dir = self.binaries()
+        # Not under pytest's temporary directory: root's is closed to the postgres user.
+        self.directory = Path(tempfile.mkdtemp(prefix="playstate-pg-"))
+        if os.geteuid() == 0:
+            shutil.chown(self.directory, "postgres", "postgres")
+        data = self.directory / "data"
+        self._as_postgres(
+            str(bin_dir / "initdb"), "-D", str(data), "-U", self.user, "--auth=trust",
+            "-E", "UTF8", "--locale=C.UTF-8", "--locale-provider=icu", "--icu-locale=en-US",
+        )  # fmt: skip
+        options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._as_postgres(
+            str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options,
+            "-l", str(self.directory / "log"), "-w", "start",
+        )  # fmt: skip
+        wait_for_port(self.port)
+
+    def create_database(self, name: str) -> str:
+        bin_dir = self.binaries()
+        subprocess.run(
+            [
+                str(bin_dir / "createdb"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                self.user,
+                name,
+            ],
+            check=True,
+        )
+        return self.url(name)
+
+    def stop(self) -> None:
+        if self.directory is None:
+            return
+        self._as_postgres(
+            str(self.binaries() / "pg_ctl"),
+            "-D",
+            str(self.directory / "data"),
+            "-m",
+            "fast",
+            "stop",
+        )
+        shutil.rmtree(self.directory, ignore_errors=True)
+        self.directory = None
 
 
 # Load tests and synthetic bursts are not abuse: the limiter has tests of its own.
