@@ -32,6 +32,7 @@ from typing import Any
 
 from cassandra import ConsistencyLevel, DriverException, RequestExecutionException
 from cassandra.cluster import NoHostAvailable, ResponseFuture, Session
+from cassandra.concurrent import execute_concurrent
 from cassandra.cqlengine import CQLEngineException
 from cassandra.cqlengine import connection as cqlengine_connection
 from cassandra.query import BatchStatement, BatchType, PreparedStatement
@@ -103,6 +104,7 @@ def decode_state(
 
 
 HIDINGS = ("hidden_before", "forgotten_before")
+ROLLUP_CONCURRENCY = 64
 # A hiding's cell is written just after the state it hides (its value, the state's client
 # time, plus this), so the rollup's tombstone for that state, at the state's own timestamp,
 # leaves the hiding in place: the row then holds the hidings of a compacted title.
@@ -325,16 +327,20 @@ class CassandraStore:
         return [s for s in self._profile(profile_id) if s.client_request_time < cutoff_ms]
 
     def delete_live(self, states: Sequence[PlayState]) -> None:
-        session = self.session
-        futures = [
-            session.execute_async(
-                self._statements["delete_place" if s.significant else "delete_low"],
-                (s.client_request_time * 1000, s.profile_id, s.movie_id),
-            )
-            for s in states
-        ]
-        for future in futures:
-            future.result()
+        # A bounded number in flight (the driver's own helper): a profile's rollup may delete
+        # thousands of rows, and thousands of requests at once time out on a busy node.
+        execute_concurrent(
+            self.session,
+            (
+                (
+                    self._statements["delete_place" if s.significant else "delete_low"],
+                    (s.client_request_time * 1000, s.profile_id, s.movie_id),
+                )
+                for s in states
+            ),
+            concurrency=ROLLUP_CONCURRENCY,
+            raise_on_first_error=True,
+        )
 
     def compressed(self, profile_id: str) -> bytes | None:
         meta = self.session.execute(self._statements["meta"], (profile_id,)).one()

@@ -196,11 +196,15 @@ def web_children(stack: Stack) -> list[int]:
     """The server's worker processes (not multiprocessing's resource tracker)."""
     parent = stack.processes["web"].pid
     found = subprocess.run(["pgrep", "-P", str(parent)], capture_output=True, text=True)
-    return [
-        int(pid)
-        for pid in found.stdout.split()
-        if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()
-    ]
+    children = []
+    for pid in map(int, found.stdout.split()):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except FileNotFoundError:  # gone between pgrep and now (a worker being replaced)
+            continue
+        if b"resource_tracker" not in command:
+            children.append(pid)
+    return children
 
 
 def test_a_web_process_killed_mid_request_loses_nothing(
