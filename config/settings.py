@@ -259,6 +259,11 @@ LOGGING = {
 # --- Redis: hot layer, Celery broker, Channels layer -----------------------------------
 EMBEDDED_REDIS_PORT = envint("EMBEDDED_REDIS_PORT", 6390)
 REDIS_URL = os.environ.get("REDIS_URL") or f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0"
+# The hot layer (current states, pending and in-flight sets, rate limits, event ids,
+# counters) may live elsewhere, on a Redis Cluster too (that URL is then one seed node);
+# Celery's broker, the Channels layer and Django's cache stay on REDIS_URL.
+PLAYSTATE_HOT_REDIS_URL = os.environ.get("PLAYSTATE_HOT_REDIS_URL") or REDIS_URL
+PLAYSTATE_HOT_REDIS_CLUSTER = envbool("PLAYSTATE_HOT_REDIS_CLUSTER", False)
 # Short timeouts: a Redis outage must turn into a quick 503 (ingest) or a fallback (reads),
 # never a request that hangs.
 REDIS_SOCKET_TIMEOUT = envfloat("REDIS_SOCKET_TIMEOUT", 0.5)
@@ -287,23 +292,29 @@ def caches(url: str) -> dict[str, Any]:
 CACHES = caches(REDIS_URL)
 
 
-def channel_layers(url: str) -> dict[str, Any]:
-    host = {
-        "address": url,
-        "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT,
-        "socket_connect_timeout": 2.0,
-        "socket_keepalive": True,
-        "health_check_interval": 30,
-    }
+def channel_layers(*urls: str) -> dict[str, Any]:
+    """channels-redis spreads groups and channels over the servers by hash (no replication:
+    a server lost drops the pushes it was carrying, the devices catch up on reconnect)."""
+    hosts = [
+        {
+            "address": url,
+            "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT,
+            "socket_connect_timeout": 2.0,
+            "socket_keepalive": True,
+            "health_check_interval": 30,
+        }
+        for url in urls
+    ]
     return {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [host], "prefix": "v1:asgi"},
+            "CONFIG": {"hosts": hosts, "prefix": "v1:asgi"},
         }
     }
 
 
-CHANNEL_LAYERS = channel_layers(REDIS_URL)
+# Several plain Redis servers (comma-separated) shard the push traffic of many web processes.
+CHANNEL_LAYERS = channel_layers(*envlist("CHANNEL_LAYER_REDIS_URLS", REDIS_URL))
 
 # --- Celery ------------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)
@@ -336,6 +347,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "playstate.tasks.sample_metrics",
         "schedule": timedelta(seconds=PLAYSTATE_SAMPLE_INTERVAL),
         "options": {"expires": 5},
+    },
+    # On a Redis Cluster: find titles whose slot was never announced as due (see
+    # playstate/hotlayer.py, "due slots"); nothing to do on one Redis.
+    "sweep-pending": {
+        "task": "playstate.tasks.sweep_pending",
+        "schedule": timedelta(seconds=envfloat("PLAYSTATE_SWEEP_INTERVAL", 60.0)),
+        "options": {"expires": 30},
     },
     "compact-history": {
         "task": "history.tasks.compact_history_task",

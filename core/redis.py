@@ -1,19 +1,24 @@
-"""Redis connections: one client per process for sync code, one per event loop for async.
+"""Redis connections: one client per process for sync code, one per event loop for async,
+and the hot layer's client (PLAYSTATE_HOT_REDIS_URL: the same server by default, or a Redis
+Cluster).
 
-Both fail fast (short timeouts, no retries): a Redis outage must turn into a quick 503 or a
+All fail fast (short timeouts, no retries): a Redis outage must turn into a quick 503 or a
 fallback in the caller, never a request that hangs.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import redis
 import redis.asyncio
 from django.conf import settings
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+
+T = TypeVar("T")
 
 
 def _options() -> dict[str, Any]:
@@ -29,6 +34,9 @@ def _options() -> dict[str, Any]:
 
 _client: redis.Redis | None = None
 _async_clients: dict[asyncio.AbstractEventLoop, redis.asyncio.Redis] = {}
+_hot_clients: dict[asyncio.AbstractEventLoop, HotClient] = {}
+
+HotClient = redis.asyncio.Redis | redis.asyncio.RedisCluster
 
 
 def client() -> redis.Redis:
@@ -38,19 +46,48 @@ def client() -> redis.Redis:
     return _client
 
 
-def aclient() -> redis.asyncio.Redis:
+def _for_loop(clients: dict[asyncio.AbstractEventLoop, T], make: Callable[[], T]) -> T:
     # redis.asyncio connections belong to the event loop that opened them. A loop that has
     # closed (`async_to_sync` runs each call on a loop of its own when none is running) takes
     # its connections with it, so its client is dropped rather than kept alive by this map.
     loop = asyncio.get_running_loop()
-    found = _async_clients.get(loop)
+    found = clients.get(loop)
     if found is None:
-        for closed in [known for known in _async_clients if known.is_closed()]:
-            del _async_clients[closed]
-        found = _async_clients[loop] = redis.asyncio.Redis.from_url(
-            settings.REDIS_URL, **_options()
-        )
+        for closed in [known for known in clients if known.is_closed()]:
+            del clients[closed]
+        found = clients[loop] = make()
     return found
+
+
+def aclient() -> redis.asyncio.Redis:
+    return _for_loop(
+        _async_clients, lambda: redis.asyncio.Redis.from_url(settings.REDIS_URL, **_options())
+    )
+
+
+def hot_clustered() -> bool:
+    return bool(settings.PLAYSTATE_HOT_REDIS_CLUSTER)
+
+
+def _hot_client() -> HotClient:
+    url = settings.PLAYSTATE_HOT_REDIS_URL
+    if not hot_clustered():
+        if url == settings.REDIS_URL:
+            return aclient()
+        return redis.asyncio.Redis.from_url(url, **_options())
+    options = _options()
+    del options["health_check_interval"]  # per node in a cluster; its pings cost a round trip
+    # A primary that dies is replaced by its replica within the cluster's node timeout; in
+    # between, a command fails at once (503, the player retries) instead of waiting for it.
+    # After a failure the client asks the cluster for its slots again.
+    options["retry"] = Retry(NoBackoff(), 0)
+    return redis.asyncio.RedisCluster.from_url(
+        url, cluster_error_retry_attempts=1, reinitialize_steps=1, **options
+    )
+
+
+def hot_client() -> HotClient:
+    return _for_loop(_hot_clients, _hot_client)
 
 
 def reset_clients() -> None:
@@ -58,3 +95,4 @@ def reset_clients() -> None:
     global _client
     _client = None
     _async_clients.clear()
+    _hot_clients.clear()

@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 
 from core.clock import now_ms
 from core.outages import OutageLog
-from core.redis import aclient
+from core.redis import aclient, hot_client, hot_clustered
 from history.store import get_store
 from playstate import metrics
 
@@ -36,6 +36,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 async def _redis() -> None:
     await aclient().ping()
+    if settings.PLAYSTATE_HOT_REDIS_URL != settings.REDIS_URL or hot_clustered():
+        await hot_client().ping()
 
 
 async def _store() -> None:

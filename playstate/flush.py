@@ -24,7 +24,8 @@ async def pending_flush(*, limit: int | None = None) -> int:
     Raises StoreUnavailable while the store is down, after giving the claims back.
     """
     limit = limit or settings.PLAYSTATE_FLUSH_BATCH
-    deadline, members = await hotlayer.claim(now_ms=now_ms(), limit=limit)
+    taken = await hotlayer.claim(now_ms=now_ms(), limit=limit)
+    members = taken.members
     if not members:
         return 0
     states = await hotlayer.get_states([hotlayer.split_member(m) for m in members])
@@ -32,9 +33,9 @@ async def pending_flush(*, limit: int | None = None) -> int:
         written = await database_sync_to_async(get_store().write)(states)
     except StoreUnavailable:
         # Pending again at once, not after the lease: the backlog shows where it waits.
-        await hotlayer.release(members, deadline=deadline, now_ms=now_ms())
+        await hotlayer.release(taken, now_ms=now_ms())
         raise
-    await hotlayer.ack(members, deadline=deadline, written=written)
+    await hotlayer.ack(taken, written=written)
     # After the write, as Zulip does: a device never hears of a state the store lacks.
     await events.publish(await _messages(states))
     return len(members)

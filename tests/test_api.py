@@ -333,7 +333,7 @@ async def test_a_cache_miss_reads_the_store_and_repairs_the_cache(
 ) -> None:
     await post(api, alice, heartbeat(video_timestamp_ms=42_000, event_type="STOP"))
     await pending_flush()
-    redis_client.delete("v1:playstats:alice-tv:m1")
+    redis_client.delete("v1:playstats:{alice-tv}:m1")
     first = await position(api, alice)
     assert (first["position_ms"], first["source"]) == (42_000, "store")
     assert (await position(api, alice))["source"] == "cache"
@@ -346,7 +346,7 @@ async def test_a_late_heartbeat_for_an_expired_title_does_not_undo_the_store(
     body = heartbeat(client_request_time=t - 10, video_timestamp_ms=90_000, event_type="PAUSE")
     await post(api, alice, body)
     await pending_flush()
-    redis_client.delete("v1:playstats:alice-tv:m1", "v1:recent:alice-tv")
+    redis_client.delete("v1:playstats:{alice-tv}:m1", "v1:recent:{alice-tv}")
     late = heartbeat(client_request_time=t - 500, video_timestamp_ms=5_000)
     assert (await post(api, alice, late)).status_code == 202
     answer = await position(api, alice)
@@ -356,7 +356,9 @@ async def test_a_late_heartbeat_for_an_expired_title_does_not_undo_the_store(
 
 @pytest.fixture
 def redis_down(redis_client: redis.Redis) -> Any:
-    with override_settings(REDIS_URL="redis://127.0.0.1:9/0"):
+    with override_settings(
+        REDIS_URL="redis://127.0.0.1:9/0", PLAYSTATE_HOT_REDIS_URL="redis://127.0.0.1:9/0"
+    ):
         core_redis.reset_clients()
         yield
     core_redis.reset_clients()

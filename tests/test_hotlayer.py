@@ -85,12 +85,12 @@ def test_plain_heartbeats_are_due_after_the_window_and_a_pause_at_once(
 ) -> None:
     first = ingest(run, [state(1, NOW - 5)])
     assert not first.nudge
-    assert redis_client.zscore(hotlayer.PENDING, "p/m1") == NOW + 10_000
+    assert redis_client.zscore(hotlayer.SINGLE.pending, "p/m1") == NOW + 10_000
     assert ingest(run, [state(2, NOW - 4)]).nudge is False
-    assert redis_client.zscore(hotlayer.PENDING, "p/m1") == NOW + 10_000
+    assert redis_client.zscore(hotlayer.SINGLE.pending, "p/m1") == NOW + 10_000
     pause = ingest(run, [state(3, NOW - 3, EventType.PAUSE)])
     assert pause.nudge
-    assert redis_client.zscore(hotlayer.PENDING, "p/m1") == NOW
+    assert redis_client.zscore(hotlayer.SINGLE.pending, "p/m1") == NOW
     # Already due: no second nudge.
     assert not ingest(run, [state(4, NOW - 2, EventType.SEEK)]).nudge
 
@@ -99,26 +99,26 @@ def test_a_claim_whose_worker_died_comes_back_after_its_lease(
     redis_client: redis.Redis, run: Run
 ) -> None:
     ingest(run, [state(1, NOW, EventType.PAUSE)])
-    deadline, members = run(hotlayer.claim(now_ms=NOW, limit=10))
-    assert members == ["p/m1"]
-    assert run(hotlayer.claim(now_ms=NOW + 1, limit=10))[1] == []
+    first = run(hotlayer.claim(now_ms=NOW, limit=10))
+    assert first.members == ["p/m1"]
+    assert run(hotlayer.claim(now_ms=NOW + 1, limit=10)).members == []
     # The worker died without acknowledging; after the lease another one takes the title.
-    retaken_deadline, retaken = run(hotlayer.claim(now_ms=deadline + 1, limit=10))
-    assert retaken == ["p/m1"]
+    retaken = run(hotlayer.claim(now_ms=first.deadline + 1, limit=10))
+    assert retaken.members == ["p/m1"]
     # The first worker's late acknowledgement does not release the second one's claim.
-    run(hotlayer.ack(members, deadline=deadline, written=1))
-    assert redis_client.zscore(hotlayer.INFLIGHT, "p/m1") == retaken_deadline
-    run(hotlayer.ack(retaken, deadline=retaken_deadline, written=1))
-    assert redis_client.zcard(hotlayer.INFLIGHT) == 0
-    assert redis_client.hget(hotlayer.METRICS, "store_writes") == "2"
+    run(hotlayer.ack(first, written=1))
+    assert redis_client.zscore(hotlayer.SINGLE.inflight, "p/m1") == retaken.deadline
+    run(hotlayer.ack(retaken, written=1))
+    assert redis_client.zcard(hotlayer.SINGLE.inflight) == 0
+    assert redis_client.hget("v1:metrics", "store_writes") == "2"
 
 
 def test_a_heartbeat_during_a_flush_is_pending_again(redis_client: redis.Redis, run: Run) -> None:
     ingest(run, [state(1, NOW, EventType.PAUSE)])
-    deadline, members = run(hotlayer.claim(now_ms=NOW, limit=10))
+    taken = run(hotlayer.claim(now_ms=NOW, limit=10))
     ingest(run, [state(2, NOW + 1, EventType.PAUSE)])
-    run(hotlayer.ack(members, deadline=deadline, written=1))
-    assert redis_client.zscore(hotlayer.PENDING, "p/m1") == NOW
+    run(hotlayer.ack(taken, written=1))
+    assert redis_client.zscore(hotlayer.SINGLE.pending, "p/m1") == NOW
 
 
 @pytest.mark.parametrize("existing_hid", [0, 5])
@@ -136,7 +136,15 @@ def test_repair_never_replaces_a_newer_cached_state(
 
 @pytest.mark.parametrize(
     "script",
-    [scripts.INGEST, scripts.REPAIR, scripts.HIDE, scripts.CLAIM, scripts.ACK, scripts.RELEASE],
+    [
+        scripts.INGEST,
+        scripts.REPAIR,
+        scripts.HIDE,
+        scripts.CLAIM,
+        scripts.ACK,
+        scripts.RELEASE,
+        scripts.CEILING,
+    ],
 )
 def test_every_name_a_script_reads_is_in_its_layout(script: scripts.Script) -> None:
     """A misspelt `A.name` would be nil in Lua, and `ARGV[nil]` an error only at run time."""
@@ -152,8 +160,8 @@ def test_a_claim_whose_write_failed_is_pending_again_at_once(
     redis_client: redis.Redis, run: Run
 ) -> None:
     ingest(run, [state(1, NOW, EventType.PAUSE)])
-    deadline, members = run(hotlayer.claim(now_ms=NOW, limit=10))
-    run(hotlayer.release(members, deadline=deadline, now_ms=NOW + 5))
-    assert redis_client.zcard(hotlayer.INFLIGHT) == 0
-    assert redis_client.zscore(hotlayer.PENDING, "p/m1") == NOW + 5  # due when released
-    assert run(hotlayer.claim(now_ms=NOW + 6, limit=10))[1] == ["p/m1"]
+    taken = run(hotlayer.claim(now_ms=NOW, limit=10))
+    run(hotlayer.release(taken, now_ms=NOW + 5))
+    assert redis_client.zcard(hotlayer.SINGLE.inflight) == 0
+    assert redis_client.zscore(hotlayer.SINGLE.pending, "p/m1") == NOW + 5  # due when released
+    assert run(hotlayer.claim(now_ms=NOW + 6, limit=10)).members == ["p/m1"]

@@ -8,14 +8,15 @@ from django.contrib.auth import get_user_model
 from django.test import Client, override_settings
 
 from core import redis as core_redis
-from playstate import hotlayer
 from playstate.schemas import Heartbeat, HeartbeatBatch, History, IngestResult, Position
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_healthz_touches_no_backend(client: Client) -> None:
-    with override_settings(REDIS_URL="redis://127.0.0.1:9/0"):
+    with override_settings(
+        REDIS_URL="redis://127.0.0.1:9/0", PLAYSTATE_HOT_REDIS_URL="redis://127.0.0.1:9/0"
+    ):
         core_redis.reset_clients()
         response = client.get("/healthz")
     assert response.status_code == 200
@@ -29,7 +30,9 @@ def test_readyz_reports_each_backend(client: Client, redis_client: redis.Redis) 
 
 
 def test_readyz_is_503_when_redis_is_down(client: Client, redis_client: redis.Redis) -> None:
-    with override_settings(REDIS_URL="redis://127.0.0.1:9/0"):
+    with override_settings(
+        REDIS_URL="redis://127.0.0.1:9/0", PLAYSTATE_HOT_REDIS_URL="redis://127.0.0.1:9/0"
+    ):
         core_redis.reset_clients()
         response = client.get("/readyz")
     core_redis.reset_clients()
@@ -41,8 +44,8 @@ def test_readyz_is_503_when_redis_is_down(client: Client, redis_client: redis.Re
 def test_metrics_are_prometheus_text_with_the_contract_names(
     client: Client, redis_client: redis.Redis
 ) -> None:
-    redis_client.hincrby(hotlayer.METRICS, "heartbeats_received", 7)
-    redis_client.hincrby(hotlayer.METRICS, "rejected:clock_skew", 2)
+    redis_client.hincrby("v1:metrics", "heartbeats_received", 7)
+    redis_client.hincrby("v1:metrics", "rejected:clock_skew", 2)
     body = client.get("/metrics").content.decode()
     for name in (
         "playstate_heartbeats_received_total 7.0",

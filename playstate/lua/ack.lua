@@ -7,5 +7,4 @@ for i = A_N + 1, #ARGV do
     redis.call('ZREM', KEYS[K.inflight], ARGV[i])
   end
 end
-redis.call('HINCRBY', KEYS[K.metrics], 'store_writes', ARGV[A.written])
 return 1

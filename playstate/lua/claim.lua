@@ -12,4 +12,5 @@ for _, m in ipairs(due) do
   redis.call('ZREM', pending, m)
   redis.call('ZADD', inflight, deadline, m)
 end
-return {deadline, due}
+-- What stays (not yet due, or in flight): the slot must be looked at again.
+return {deadline, due, redis.call('ZCARD', pending) + redis.call('ZCARD', inflight)}

@@ -1,19 +1,25 @@
 -- Apply a batch of heartbeats: last write wins per title, atomically; schedule each new
 -- winner in the pending set (due now for PAUSE/STOP/SEEK, after the window otherwise).
 -- Token buckets, in the same call: plain heartbeats spend from their profile's bucket;
--- every heartbeat spends from the hard per-profile and per-account ceilings.
+-- every heartbeat spends from the hard per-profile and per-account ceilings (on a Redis
+-- Cluster the account's is in another slot: the caller takes it, account_ceiling is 0).
 -- KEYS: K, then KI per heartbeat. ARGV: A, then AI per heartbeat, then counter pairs
--- (field, amount). The layouts are named in playstate/scripts.py.
+-- (field, amount) added, with the outcome's, to the counters when A.counting is 1 (one Redis;
+-- on a cluster the caller counts). The layouts are named in playstate/scripts.py.
 -- Every heartbeat taken (applied or stale) is also a resume point in the title's versions:
 -- the latest one per device and 10-minute bucket (playstate/versions.py reads them).
 -- Returns per heartbeat 0 duplicate, 1 applied, 2 stale, 3 cold, 4 rate limited; then
--- whether to nudge a worker, and the milliseconds until a limited one would pass.
+-- whether to nudge a worker, the milliseconds until a limited one would pass, and whether
+-- the pending set was empty before (so a worker must be told of this slot on a cluster).
 -- (compare.lua is prepended: newer(), bytes_gt())
 local now, window, n = tonumber(ARGV[A.now]), tonumber(ARGV[A.window]), tonumber(ARGV[A.items])
 local hot_ttl, event_ttl = ARGV[A.hot_ttl], ARGV[A.event_ttl]
 local threshold, versions_ttl = ARGV[A.ignore_start], ARGV[A.versions_ttl]
 local hard_profile, hard_account = tonumber(ARGV[A.profile_ceiling]), tonumber(ARGV[A.account_ceiling])
 local out, counts, nudge, wait = {}, {0, 0, 0, 0, 0}, 0, 0
+local pending = KEYS[K.pending]
+-- Only a cluster's caller (which counts itself) needs to know.
+local newly_due = (ARGV[A.counting] == '0' and redis.call('EXISTS', pending) == 0) and 1 or 0
 
 -- Take one token from a bucket of `capacity` refilling at `per_minute`; else the wait in ms.
 local function take(key, capacity, per_minute)
@@ -70,7 +76,9 @@ for i = 0, n - 1 do
       short = take(KEYS[k + KI.bucket], tonumber(ARGV[a + AI.burst]), tonumber(ARGV[a + AI.per_minute]))
     end
     if short == 0 then short = take(KEYS[k + KI.ceiling], hard_profile, hard_profile) end
-    if short == 0 then short = take(KEYS[K.account_ceiling], hard_account, hard_account) end
+    if short == 0 and hard_account > 0 then
+      short = take(KEYS[K.account_ceiling], hard_account, hard_account)
+    end
     redis.call('HINCRBY', stats, 'sent', 1)
     redis.call('EXPIRE', stats, 7200)
     if short > 0 then
@@ -87,7 +95,7 @@ for i = 0, n - 1 do
         redis.call('ZADD', recent, crt, ARGV[a + AI.movie])
         redis.call('EXPIRE', recent, hot_ttl)
         local due = urgent and now or now + window
-        if redis.call('ZADD', KEYS[K.pending], 'LT', 'CH', due, ARGV[a + AI.member]) == 1 and urgent then
+        if redis.call('ZADD', pending, 'LT', 'CH', due, ARGV[a + AI.member]) == 1 and urgent then
           nudge = 1
         end
         code = 1
@@ -101,15 +109,19 @@ for i = 0, n - 1 do
   out[i + 1] = code
   counts[code + 1] = counts[code + 1] + 1
 end
-local metrics = KEYS[K.metrics]
-redis.call('HINCRBY', metrics, 'heartbeats_duplicate', counts[1])
-redis.call('HINCRBY', metrics, 'heartbeats_applied', counts[2])
-redis.call('HINCRBY', metrics, 'heartbeats_stale', counts[3])
-redis.call('HINCRBY', metrics, 'heartbeats_accepted', counts[1] + counts[2] + counts[3])
-redis.call('HINCRBY', metrics, 'heartbeats_rate_limited', counts[5])
-for j = A_N + n * AI_N + 1, #ARGV, 2 do
-  redis.call('HINCRBY', metrics, ARGV[j], ARGV[j + 1])
+if ARGV[A.counting] == '1' then
+  local metrics = KEYS[K.metrics]
+  redis.call('HINCRBY', metrics, 'heartbeats_duplicate', counts[1])
+  redis.call('HINCRBY', metrics, 'heartbeats_applied', counts[2])
+  redis.call('HINCRBY', metrics, 'heartbeats_stale', counts[3])
+  redis.call('HINCRBY', metrics, 'heartbeats_accepted', counts[1] + counts[2] + counts[3])
+  redis.call('HINCRBY', metrics, 'heartbeats_rate_limited', counts[5])
+  for j = A_N + n * AI_N + 1, #ARGV, 2 do
+    redis.call('HINCRBY', metrics, ARGV[j], ARGV[j + 1])
+  end
 end
+if newly_due == 1 and redis.call('EXISTS', pending) == 0 then newly_due = 0 end
 out[n + 1] = nudge
 out[n + 2] = wait
+out[n + 3] = newly_due
 return out

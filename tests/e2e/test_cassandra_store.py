@@ -68,7 +68,7 @@ def test_heartbeats_reach_cassandra_and_come_back(stack: Stack) -> None:
 
         # The cache forgets the title: the next read must come from Cassandra.
         cache = redis.Redis.from_url(stack.redis.url)
-        cache.delete("v1:playstats:alice-tv:c1", "v1:recent:alice-tv")
+        cache.delete("v1:playstats:{alice-tv}:c1", "v1:recent:{alice-tv}")
         resumed = http.get("/api/v1/profiles/alice-tv/positions/c1").json()
         assert (resumed["position_ms"], resumed["source"]) == (300_000, "store")
         row = http.get("/api/v1/profiles/alice-tv/continue-watching").json()["results"]

@@ -142,7 +142,7 @@ def test_a_dropped_cache_entry_is_served_from_the_store_then_cached_again(
         running.alice, heartbeat(movie_id="evicted", video_timestamp_ms=42_000, event_type="STOP")
     )
     wait_for(lambda: running.stored("evicted") == (42_000, "STOP"))
-    running.redis.delete("v1:playstats:alice-tv:evicted")
+    running.redis.delete("v1:playstats:{alice-tv}:evicted")
     first = running.position("evicted")
     assert (first["position_ms"], first["source"]) == (42_000, "store")
     assert running.position("evicted")["source"] == "cache"
@@ -229,7 +229,7 @@ def test_history_across_live_and_compacted_titles(running: Running) -> None:
     assert [m for m in seen if m.startswith("h-")] == ["h-d", "h-c", "h-b", "h-a"]
     assert len(seen) == len(set(seen))
 
-    running.redis.delete("v1:playstats:alice-tv:h-a")
+    running.redis.delete("v1:playstats:{alice-tv}:h-a")
     resumed = running.position("h-a")
     assert (resumed["position_ms"], resumed["source"]) == (1_000, "store")
 
