@@ -81,9 +81,7 @@ def _hot_client() -> HotClient:
     # between, a command fails at once (503, the player retries) instead of waiting for it.
     # After a failure the client asks the cluster for its slots again.
     options["retry"] = Retry(NoBackoff(), 0)
-    return redis.asyncio.RedisCluster.from_url(
-        url, cluster_error_retry_attempts=1, reinitialize_steps=1, **options
-    )
+    return redis.asyncio.RedisCluster.from_url(url, reinitialize_steps=1, **options)
 
 
 def hot_client() -> HotClient:

@@ -22,10 +22,10 @@ The pipeline's sets, "profile/movie" members:
 
 On one Redis they are `v1:pending` and `v1:inflight`, and the counters one hash `v1:metrics`.
 On a cluster a script may only touch one slot, so each slot has its own pair,
-`v1:pending:{tag}` and `v1:inflight:{tag}` (`tag` a short string in that slot); when a slot's
-pending set becomes non-empty, the slot is added to one of the "due slots" sets
-`v1:due:{d0}` … `v1:due:{d15}`, where workers find it; a sweep every minute finds any slot
-whose announcement was lost. The counters are spread over `v1:metrics:{m0}` … `{m15}`.
+`v1:pending:{tag}` and `v1:inflight:{tag}` (`tag` a short string in that slot); each request
+announces its slots in one of the "due slots" sets `v1:due:{d0}` … `v1:due:{d15}` (in the
+same round trip as its counters), where workers find them; a sweep every minute finds any
+slot whose announcement was lost. The counters are spread over `v1:metrics:{m0}` … `{m15}`.
 
 Every write is one Lua script (playstate/scripts.py), so concurrent web processes never race
 a read-modify-write. The pending and inflight sets make the pipeline safe: an acknowledged
@@ -218,7 +218,6 @@ class IngestOutcome:
     codes: list[int]
     nudge: bool
     retry_after_ms: int = 0
-    newly_due: bool = False  # the slot's pending set was empty before (clusters only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,29 +247,28 @@ async def ingest(
     counters: Mapping[str, int],
     limits: Limits,
     may_create: bool = False,
+    retrying_cold: bool = False,
 ) -> IngestOutcome:
     """Apply heartbeats; without `may_create`, those of titles not in the cache come back COLD.
 
-    On one Redis: one script call does it all. On a cluster: one call per slot, at once,
-    after the account's ceiling (in a slot of its own) allowed the whole request."""
+    On one Redis: one script call does it all. On a cluster: the account's ceiling (in a
+    slot of its own) first, unless these are the cold ones of a request that took it
+    already, then one call per slot, at once."""
     if not hot_clustered():
         return await _ingest_slot(
             items, SINGLE, now_ms=now_ms, counters=counters, limits=limits, may_create=may_create
         )
-    wait = int(
-        await scripts.CEILING(
+    given, wait = len(items), 0
+    if not retrying_cold:
+        given, wait = await scripts.CEILING(
             scripts.CeilingKeys(account_key(limits.account_id)),
             scripts.CeilingArgs(
                 now_ms, settings.PLAYSTATE_HARD_LIMIT_ACCOUNT_PER_MINUTE, len(items)
             ),
         )
-    )
-    if wait:
-        codes = [RATE_LIMITED] * len(items)
-        await count({**counters, **outcome_counters(codes)})
-        return IngestOutcome(codes, nudge=False, retry_after_ms=wait)
+    allowed = items[: int(given)]
     by_shard: dict[Shard, list[int]] = defaultdict(list)
-    for i, item in enumerate(items):
+    for i, item in enumerate(allowed):
         by_shard[shard_of(item.state.profile_id)].append(i)
     parts = await asyncio.gather(
         *(
@@ -285,21 +283,27 @@ async def ingest(
             for shard, indices in by_shard.items()
         )
     )
-    codes = [0] * len(items)
+    codes = [RATE_LIMITED] * len(items)  # beyond the account's ceiling, unless set below
     for indices, part in zip(by_shard.values(), parts, strict=True):
         for i, code in zip(indices, part.codes, strict=True):
             codes[i] = code
-    newly_due = [shard for shard, part in zip(by_shard, parts, strict=True) if part.newly_due]
-    await _announce_and_count(newly_due, {**counters, **outcome_counters(codes)})
+    # Announced on every request that was taken, applied or not: a retry of one whose
+    # announcement failed (a 503) announces it then; what no one retries, the sweep finds.
+    taken = [
+        shard
+        for shard, part in zip(by_shard, parts, strict=True)
+        if any(code in ACCEPTED for code in part.codes)
+    ]
+    await _announce_and_count(taken, {**counters, **outcome_counters(codes)})
     return IngestOutcome(
         codes,
         nudge=any(part.nudge for part in parts),
-        retry_after_ms=max(part.retry_after_ms for part in parts),
+        retry_after_ms=max([int(wait)] + [part.retry_after_ms for part in parts]),
     )
 
 
 async def _announce_and_count(shards: Sequence[Shard], counters: Mapping[str, int]) -> None:
-    """Tell workers of slots that just got due titles, and add to the counters, in one trip."""
+    """Tell workers of slots that may hold due titles, and add to the counters, in one trip."""
     pipe = hot_client().pipeline(transaction=False)
     for shard in shards:
         pipe.sadd(shard.due_set, shard.slot)
@@ -375,10 +379,7 @@ async def _ingest_slot(
         args += [name, amount]
     raw = cast("list[int]", await scripts.INGEST(keys, args))
     return IngestOutcome(
-        codes=[int(c) for c in raw[:-3]],
-        nudge=bool(raw[-3]),
-        retry_after_ms=int(raw[-2]),
-        newly_due=bool(raw[-1]),
+        codes=[int(c) for c in raw[:-2]], nudge=bool(raw[-2]), retry_after_ms=int(raw[-1])
     )
 
 
@@ -473,36 +474,57 @@ class Claim:
 
 
 async def due_shards() -> list[Shard]:
-    """The shards that may hold due titles: on a cluster, the slots announced as due, each
-    taken out of its set (the claim puts back those it leaves titles in)."""
+    """The shards that may hold due titles: on a cluster, the slots announced as due."""
     if not hot_clustered():
         return [SINGLE]
     pipe = hot_client().pipeline(transaction=False)
     for i in range(DUE_SETS):
-        pipe.spop(f"v1:due:{{d{i}}}", SLOTS)
-    return [shard_at(int(slot)) for popped in await pipe.execute() for slot in popped]
+        pipe.smembers(f"v1:due:{{d{i}}}")
+    # The sets on a node that is down wait for the failover; the others are answered.
+    replies = await pipe.execute(raise_on_error=False)
+    return [
+        shard_at(int(slot))
+        for found in replies
+        if not isinstance(found, Exception)
+        for slot in found
+    ]
 
 
 async def claim(*, now_ms: int, limit: int) -> Claim:
     """Claim up to `limit` due titles, first taking back claims whose lease ran out."""
     taken = Claim(now_ms + settings.PLAYSTATE_CLAIM_LEASE_MS)
     args = scripts.ClaimArgs(now_ms, settings.PLAYSTATE_CLAIM_LEASE_MS, limit)
-    left_in: list[Shard] = []
+    emptied: list[Shard] = []
     for shard in await due_shards():
         room = limit - len(taken.members)
         if room <= 0:
-            left_in.append(shard)
-            continue
+            break
         _, members, left = await scripts.CLAIM(
             scripts.ClaimKeys(shard.pending, shard.inflight), args._replace(limit=room)
         )
         if members:
             taken.by_shard[shard] = list(members)
-        if int(left):
-            left_in.append(shard)
-    if hot_clustered():
-        await _announce_and_count(left_in, {})
+        if not int(left):
+            emptied.append(shard)
+    if emptied:
+        await _unannounce(emptied)
     return taken
+
+
+async def _unannounce(shards: Sequence[Shard]) -> None:
+    """Take slots found empty out of the due sets. A request may have filled one since: so
+    remove, then look again, and put back what is no longer empty (a request that comes
+    after the look announces its slot itself)."""
+    client = hot_client()
+    pipe = client.pipeline(transaction=False)
+    for shard in shards:
+        pipe.srem(shard.due_set, shard.slot)
+    await pipe.execute()
+    pipe = client.pipeline(transaction=False)
+    for shard in shards:
+        pipe.exists(shard.pending, shard.inflight)
+    filled = [shard for shard, n in zip(shards, await pipe.execute(), strict=True) if n]
+    await _announce_and_count(filled, {})
 
 
 async def ack(taken: Claim, *, written: int) -> None:
@@ -517,8 +539,6 @@ async def release(taken: Claim, *, now_ms: int) -> None:
     for shard, members in taken.by_shard.items():
         args: list[str | int] = [*scripts.ReleaseArgs(taken.deadline, now_ms), *members]
         await scripts.RELEASE(scripts.ReleaseKeys(shard.inflight, shard.pending), args)
-    if hot_clustered():
-        await _announce_and_count(list(taken.by_shard), {})
 
 
 async def sweep() -> int:

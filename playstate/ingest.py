@@ -253,7 +253,7 @@ async def heartbeats_ingest(*, authorization: str | None, payload: object) -> Ap
         if cold:
             await read_through(cold)
             retry = await hotlayer.ingest(
-                cold, now_ms=now, counters={}, limits=limits, may_create=True
+                cold, now_ms=now, counters={}, limits=limits, may_create=True, retrying_cold=True
             )
             outcome = _with_retry(outcome, retry)
     except RedisError:

@@ -25,7 +25,7 @@ from history.cql.store import CassandraStore
 from history.sql import SqlStore
 from history.store import HistoryStore
 from playstate import ratelimit
-from tests.stack import RedisServer
+from tests.stack import RedisCluster, RedisServer, hot_cluster_wanted
 
 T = TypeVar("T")
 
@@ -141,9 +141,24 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def hot_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster | None]:
+    """With PLAYSTATE_TEST_HOT_CLUSTER=1, a Redis Cluster for the hot layer."""
+    if not hot_cluster_wanted():
+        yield None
+        return
+    cluster = RedisCluster(tmp_path_factory.mktemp("hot"))
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
 @pytest.fixture
-def redis_client(redis_server: RedisServer, settings: Any) -> Iterator[redis.Redis]:
-    """A real, empty Redis server behind the hot layer, and a client to look into it."""
+def redis_client(
+    redis_server: RedisServer, hot_cluster: RedisCluster | None, settings: Any
+) -> Iterator[redis.Redis]:
+    """A real, empty Redis server behind the hot layer, and a client to look into it (of the
+    hot layer's cluster when there is one)."""
     settings.REDIS_URL = settings.PLAYSTATE_HOT_REDIS_URL = redis_server.url
     settings.CHANNEL_LAYERS = channel_layers(redis_server.url)
     settings.CACHES = caches(redis_server.url)
@@ -153,6 +168,12 @@ def redis_client(redis_server: RedisServer, settings: Any) -> Iterator[redis.Red
     catalog_titles.clear_cache()
     client = redis.Redis.from_url(redis_server.url, decode_responses=True)
     client.flushall()
+    if hot_cluster is not None:
+        settings.PLAYSTATE_HOT_REDIS_URL = hot_cluster.url
+        settings.PLAYSTATE_HOT_REDIS_CLUSTER = True
+        client.close()
+        client = hot_cluster.client()  # type: ignore[assignment]
+        client.flushall()
     yield client
     client.close()
     core_redis.reset_clients()

@@ -45,6 +45,10 @@ def free_cluster_port() -> int:
         return port
 
 
+def hot_cluster_wanted() -> bool:
+    return os.environ.get("PLAYSTATE_TEST_HOT_CLUSTER") == "1"
+
+
 def procfile_command(name: str, env: Mapping[str, str]) -> list[str]:
     """The command `make run` starts for a process (Procfile), its variables filled in from
     `env`, without the respawn wrapper (here the tests supervise)."""
@@ -177,8 +181,11 @@ class RedisCluster:
                 raise TimeoutError(f"cluster state {states} after {timeout}s")
             time.sleep(0.1)
 
+    def client(self) -> redis.cluster.RedisCluster:
+        return redis.cluster.RedisCluster.from_url(self.url, decode_responses=True)
+
     def primary_of(self, key: str) -> RedisServer:
-        with redis.cluster.RedisCluster.from_url(self.url) as cluster:
+        with self.client() as cluster:
             node = cluster.get_node_from_key(key)
             return next(s for s in self.servers if s.port == node.port)
 
@@ -286,10 +293,19 @@ class Stack:
     extra_env: Mapping[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    # The hot layer on a Redis Cluster of its own, the broker and the channel layer on the
+    # plain server (PLAYSTATE_TEST_HOT_CLUSTER=1 asks it of every stack).
+    hot_cluster: bool = field(default_factory=hot_cluster_wanted)
 
     def __post_init__(self) -> None:
         self.redis = RedisServer(self.directory / "redis")
+        self.hot = RedisCluster(self.directory / "hot") if self.hot_cluster else None
         self.db_path = self.directory / "db.sqlite3"
+
+    def start_redis(self) -> None:
+        self.redis.start()
+        if self.hot is not None:
+            self.hot.start()
 
     @property
     def url(self) -> str:
@@ -304,10 +320,18 @@ class Stack:
             "DATABASE_URL": f"sqlite:///{self.db_path}",
             "PLAYSTATE_DATA_DIR": str(self.directory),
             "SECRET_KEY": "e2e-tests-only",
+            **(
+                {"PLAYSTATE_HOT_REDIS_URL": self.hot.url, "PLAYSTATE_HOT_REDIS_CLUSTER": "true"}
+                if self.hot is not None
+                else {}
+            ),
             **self.extra_env,
         }
 
     def redis_client(self) -> redis.Redis:
+        """A client of where the hot layer lives (the cluster's client has the same API)."""
+        if self.hot is not None:
+            return self.hot.client()  # type: ignore[return-value]
         return redis.Redis.from_url(self.redis.url, decode_responses=True)
 
     def manage(self, *args: str) -> str:
@@ -372,7 +396,7 @@ class Stack:
 
     def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.redis.start()
+        self.start_redis()
         self.manage("migrate", "--noinput", "--verbosity", "0")
         self.start_web()
         self.start_worker()
@@ -391,3 +415,5 @@ class Stack:
                     process.wait(5)
             del self.processes[name]
         self.redis.stop()
+        if self.hot is not None:
+            self.hot.stop()

@@ -85,12 +85,12 @@ def test_plain_heartbeats_are_due_after_the_window_and_a_pause_at_once(
 ) -> None:
     first = ingest(run, [state(1, NOW - 5)])
     assert not first.nudge
-    assert redis_client.zscore(hotlayer.SINGLE.pending, "p/m1") == NOW + 10_000
+    assert redis_client.zscore(hotlayer.shard_of("p").pending, "p/m1") == NOW + 10_000
     assert ingest(run, [state(2, NOW - 4)]).nudge is False
-    assert redis_client.zscore(hotlayer.SINGLE.pending, "p/m1") == NOW + 10_000
+    assert redis_client.zscore(hotlayer.shard_of("p").pending, "p/m1") == NOW + 10_000
     pause = ingest(run, [state(3, NOW - 3, EventType.PAUSE)])
     assert pause.nudge
-    assert redis_client.zscore(hotlayer.SINGLE.pending, "p/m1") == NOW
+    assert redis_client.zscore(hotlayer.shard_of("p").pending, "p/m1") == NOW
     # Already due: no second nudge.
     assert not ingest(run, [state(4, NOW - 2, EventType.SEEK)]).nudge
 
@@ -107,10 +107,10 @@ def test_a_claim_whose_worker_died_comes_back_after_its_lease(
     assert retaken.members == ["p/m1"]
     # The first worker's late acknowledgement does not release the second one's claim.
     run(hotlayer.ack(first, written=1))
-    assert redis_client.zscore(hotlayer.SINGLE.inflight, "p/m1") == retaken.deadline
+    assert redis_client.zscore(hotlayer.shard_of("p").inflight, "p/m1") == retaken.deadline
     run(hotlayer.ack(retaken, written=1))
-    assert redis_client.zcard(hotlayer.SINGLE.inflight) == 0
-    assert redis_client.hget("v1:metrics", "store_writes") == "2"
+    assert redis_client.zcard(hotlayer.shard_of("p").inflight) == 0
+    assert run(hotlayer.counters())["store_writes"] == 2
 
 
 def test_a_heartbeat_during_a_flush_is_pending_again(redis_client: redis.Redis, run: Run) -> None:
@@ -118,7 +118,7 @@ def test_a_heartbeat_during_a_flush_is_pending_again(redis_client: redis.Redis, 
     taken = run(hotlayer.claim(now_ms=NOW, limit=10))
     ingest(run, [state(2, NOW + 1, EventType.PAUSE)])
     run(hotlayer.ack(taken, written=1))
-    assert redis_client.zscore(hotlayer.SINGLE.pending, "p/m1") == NOW
+    assert redis_client.zscore(hotlayer.shard_of("p").pending, "p/m1") == NOW
 
 
 @pytest.mark.parametrize("existing_hid", [0, 5])
@@ -162,6 +162,8 @@ def test_a_claim_whose_write_failed_is_pending_again_at_once(
     ingest(run, [state(1, NOW, EventType.PAUSE)])
     taken = run(hotlayer.claim(now_ms=NOW, limit=10))
     run(hotlayer.release(taken, now_ms=NOW + 5))
-    assert redis_client.zcard(hotlayer.SINGLE.inflight) == 0
-    assert redis_client.zscore(hotlayer.SINGLE.pending, "p/m1") == NOW + 5  # due when released
+    assert redis_client.zcard(hotlayer.shard_of("p").inflight) == 0
+    assert (
+        redis_client.zscore(hotlayer.shard_of("p").pending, "p/m1") == NOW + 5
+    )  # due when released
     assert run(hotlayer.claim(now_ms=NOW + 6, limit=10)).members == ["p/m1"]

@@ -51,8 +51,8 @@ def send(
 def test_a_burst_passes_then_the_rest_is_limited(redis_client: redis.Redis, run: Run) -> None:
     codes = send(run, [H] * 5, at=NOW)
     assert codes == [1, 1, 1, LIMITED, LIMITED]
-    assert redis_client.hget("v1:metrics", "heartbeats_rate_limited") == "2"
-    assert redis_client.hget("v1:metrics", "heartbeats_accepted") == "3"
+    assert run(hotlayer.counters())["heartbeats_rate_limited"] == 2
+    assert run(hotlayer.counters())["heartbeats_accepted"] == 3
 
 
 def test_the_bucket_refills_at_its_rate(redis_client: redis.Redis, run: Run) -> None:

@@ -129,7 +129,7 @@ async def test_a_flushed_pause_is_pushed(
     assert await pending_flush() == 1
     assert check(await tv.receive_json_from(timeout=3))["event_type"] == "PAUSE"
     assert await phone.receive_nothing(timeout=0.3)
-    assert redis_client.hget("v1:metrics", "sync_pushes") == "1"
+    assert (await hotlayer.counters())["sync_pushes"] == 1
 
 
 async def test_a_removal_reaches_every_device(

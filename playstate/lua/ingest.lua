@@ -9,8 +9,7 @@
 -- Every heartbeat taken (applied or stale) is also a resume point in the title's versions:
 -- the latest one per device and 10-minute bucket (playstate/versions.py reads them).
 -- Returns per heartbeat 0 duplicate, 1 applied, 2 stale, 3 cold, 4 rate limited; then
--- whether to nudge a worker, the milliseconds until a limited one would pass, and whether
--- the pending set was empty before (so a worker must be told of this slot on a cluster).
+-- whether to nudge a worker, and the milliseconds until a limited one would pass.
 -- (compare.lua is prepended: newer(), bytes_gt())
 local now, window, n = tonumber(ARGV[A.now]), tonumber(ARGV[A.window]), tonumber(ARGV[A.items])
 local hot_ttl, event_ttl = ARGV[A.hot_ttl], ARGV[A.event_ttl]
@@ -18,8 +17,6 @@ local threshold, versions_ttl = ARGV[A.ignore_start], ARGV[A.versions_ttl]
 local hard_profile, hard_account = tonumber(ARGV[A.profile_ceiling]), tonumber(ARGV[A.account_ceiling])
 local out, counts, nudge, wait = {}, {0, 0, 0, 0, 0}, 0, 0
 local pending = KEYS[K.pending]
--- Only a cluster's caller (which counts itself) needs to know.
-local newly_due = (ARGV[A.counting] == '0' and redis.call('EXISTS', pending) == 0) and 1 or 0
 
 -- Take one token from a bucket of `capacity` refilling at `per_minute`; else the wait in ms.
 local function take(key, capacity, per_minute)
@@ -120,8 +117,6 @@ if ARGV[A.counting] == '1' then
     redis.call('HINCRBY', metrics, ARGV[j], ARGV[j + 1])
   end
 end
-if newly_due == 1 and redis.call('EXISTS', pending) == 0 then newly_due = 0 end
 out[n + 1] = nudge
 out[n + 2] = wait
-out[n + 3] = newly_due
 return out

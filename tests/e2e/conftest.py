@@ -1,16 +1,17 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
 import redis
 
-from tests.cases import DURATION_MS
+from tests.cases import DURATION_MS, heartbeat, now_s
 from tests.stack import GENEROUS_LIMITS, Stack
 
 # Short intervals so the tests run quickly; the window stays long enough that "a PAUSE is
@@ -89,10 +90,14 @@ def wait_for(condition: Callable[[], object], timeout: float = 15.0) -> None:
 
 
 def start_stack(tmp_path_factory: pytest.TempPathFactory, name: str, **env: str) -> Stack:
-    stack = Stack(tmp_path_factory.mktemp(name), web_workers=2, extra_env=E2E_ENV | env)
-    stack.redis.start()
+    return launch(Stack(tmp_path_factory.mktemp(name), web_workers=2, extra_env=E2E_ENV | env))
+
+
+def launch(stack: Stack) -> Stack:
+    """Start a stack's servers and processes, with one title in its catalog."""
+    stack.start_redis()
     stack.manage("migrate", "--noinput", "--verbosity", "0")
-    if env.get("PLAYSTATE_STORE") == "cassandra":
+    if stack.extra_env.get("PLAYSTATE_STORE") == "cassandra":
         stack.manage("sync_cassandra")
     stack.manage("collectstatic", "--noinput", "--verbosity", "0")
     catalog = stack.directory / "catalog.csv"
@@ -115,9 +120,73 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
             yield Running(
                 stack,
                 http,
-                redis.Redis.from_url(stack.redis.url, decode_responses=True),
+                stack.redis_client(),
                 alice,
                 bob,
             )
     finally:
         stack.stop()
+
+
+TITLES = 40
+PAST_START = 180_000
+
+
+@dataclass
+class Viewers:
+    """Devices sending heartbeats over many titles until stopped, retrying a request that got
+    no answer (with the same event id) as an app does; what each title's last acknowledged
+    state is. A PAUSE every fifth heartbeat, so writes go out at once too."""
+
+    url: str
+    token: str
+    acknowledged: dict[str, int] = field(default_factory=dict)
+    answers: list[int] = field(default_factory=list)
+    answered_at: list[float] = field(default_factory=list)  # time.monotonic() of each
+    unanswered: int = 0
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        assert self._thread is not None
+        self._thread.join(30)
+
+    def _run(self) -> None:
+        base = now_s() * 1000 - 300_000
+        auth = {"Authorization": f"Bearer {self.token}"}
+        with httpx.Client(base_url=self.url, headers=auth, timeout=5) as http:
+            n = 0
+            while not self._stop.is_set():
+                movie = f"t{n % TITLES}"
+                body = heartbeat(
+                    movie_id=movie,
+                    # Past the first 3 minutes, where the newest always wins.
+                    video_timestamp_ms=PAST_START + 10 * n,
+                    client_request_time=base + n,
+                    event_type="PAUSE" if n % 5 == 0 else "HEARTBEAT",
+                    event_id=f"e{n}",
+                )
+                status = self._send(http, body)
+                self.answers.append(status)
+                self.answered_at.append(time.monotonic())
+                if status == 202:
+                    self.acknowledged[movie] = PAST_START + 10 * n
+                n += 1
+
+    def _send(self, http: httpx.Client, body: dict[str, Any]) -> int:
+        while True:
+            try:
+                return http.post("/api/v1/heartbeats", json=body).status_code
+            except httpx.TransportError:
+                self.unanswered += 1
+                time.sleep(0.05)
+
+
+def backlog(http: httpx.Client) -> float:
+    values = metrics(http)
+    return values["playstate_pending_titles"] + values["playstate_inflight_titles"]

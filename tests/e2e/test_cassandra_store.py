@@ -8,7 +8,6 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 
 from history.cql.store import CassandraStore
 from tests.cases import heartbeat, now_s
@@ -67,7 +66,7 @@ def test_heartbeats_reach_cassandra_and_come_back(stack: Stack) -> None:
         assert http.get("/readyz").json()["store"] == "ok"
 
         # The cache forgets the title: the next read must come from Cassandra.
-        cache = redis.Redis.from_url(stack.redis.url)
+        cache = stack.redis_client()
         cache.delete("v1:playstats:{alice-tv}:c1", "v1:recent:{alice-tv}")
         resumed = http.get("/api/v1/profiles/alice-tv/positions/c1").json()
         assert (resumed["position_ms"], resumed["source"]) == (300_000, "store")

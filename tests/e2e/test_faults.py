@@ -7,84 +7,20 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from scripts.cassandra import Node
-from tests.cases import heartbeat, now_s
-from tests.e2e.conftest import metrics, start_stack, wait_for
+from tests.e2e.conftest import TITLES, Viewers, backlog, metrics, start_stack, wait_for
 from tests.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
 KEYSPACE = "playstate_faults"
-TITLES = 40
-PAST_START = 180_000
-
-
-@dataclass
-class Viewers:
-    """Devices sending heartbeats over many titles until stopped, retrying a request that got
-    no answer (with the same event id) as an app does; what each title's last acknowledged
-    state is. A PAUSE every fifth heartbeat, so writes go out at once too."""
-
-    url: str
-    token: str
-    acknowledged: dict[str, int] = field(default_factory=dict)
-    answers: list[int] = field(default_factory=list)
-    unanswered: int = 0
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        assert self._thread is not None
-        self._thread.join(30)
-
-    def _run(self) -> None:
-        base = now_s() * 1000 - 300_000
-        auth = {"Authorization": f"Bearer {self.token}"}
-        with httpx.Client(base_url=self.url, headers=auth, timeout=5) as http:
-            n = 0
-            while not self._stop.is_set():
-                movie = f"t{n % TITLES}"
-                body = heartbeat(
-                    movie_id=movie,
-                    # Past the first 3 minutes, where the newest always wins.
-                    video_timestamp_ms=PAST_START + 10 * n,
-                    client_request_time=base + n,
-                    event_type="PAUSE" if n % 5 == 0 else "HEARTBEAT",
-                    event_id=f"e{n}",
-                )
-                status = self._send(http, body)
-                self.answers.append(status)
-                if status == 202:
-                    self.acknowledged[movie] = PAST_START + 10 * n
-                n += 1
-
-    def _send(self, http: httpx.Client, body: dict[str, Any]) -> int:
-        while True:
-            try:
-                return http.post("/api/v1/heartbeats", json=body).status_code
-            except httpx.TransportError:
-                self.unanswered += 1
-                time.sleep(0.05)
-
-
-def backlog(http: httpx.Client) -> float:
-    values = metrics(http)
-    return values["playstate_pending_titles"] + values["playstate_inflight_titles"]
 
 
 @pytest.fixture(scope="module")

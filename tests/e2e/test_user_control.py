@@ -95,9 +95,7 @@ def viewer(
     token = stack.manage("issue_token", "viewer", "--profile", PROFILE).strip()
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=stack.url, headers=headers, timeout=30) as http:
-        yield Viewer(
-            stack, http, redis.Redis.from_url(stack.redis.url, decode_responses=True), token
-        )
+        yield Viewer(stack, http, stack.redis_client(), token)
     stack.stop()
     if request.param == "cassandra":
         CassandraStore().session.execute("DROP KEYSPACE IF EXISTS playstate_control")
