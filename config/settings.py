@@ -264,6 +264,11 @@ REDIS_URL = os.environ.get("REDIS_URL") or f"redis://127.0.0.1:{EMBEDDED_REDIS_P
 # Celery's broker, the Channels layer and Django's cache stay on REDIS_URL.
 PLAYSTATE_HOT_REDIS_URL = os.environ.get("PLAYSTATE_HOT_REDIS_URL") or REDIS_URL
 PLAYSTATE_HOT_REDIS_CLUSTER = envbool("PLAYSTATE_HOT_REDIS_CLUSTER", False)
+# Durability across a failover: with 1, a heartbeat is acknowledged (202) only once a replica
+# has it too, or after the timeout (then counted as heartbeats_unreplicated: a primary left
+# without replicas keeps taking heartbeats). 0: the primary's word, replicated a moment later.
+PLAYSTATE_HOT_WAIT_REPLICAS = envint("PLAYSTATE_HOT_WAIT_REPLICAS", 0)
+PLAYSTATE_HOT_WAIT_TIMEOUT_MS = envint("PLAYSTATE_HOT_WAIT_TIMEOUT_MS", 100)
 # Short timeouts: a Redis outage must turn into a quick 503 (ingest) or a fallback (reads),
 # never a request that hangs.
 REDIS_SOCKET_TIMEOUT = envfloat("REDIS_SOCKET_TIMEOUT", 0.5)

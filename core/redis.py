@@ -34,9 +34,8 @@ def _options() -> dict[str, Any]:
 
 _client: redis.Redis | None = None
 _async_clients: dict[asyncio.AbstractEventLoop, redis.asyncio.Redis] = {}
-_hot_clients: dict[asyncio.AbstractEventLoop, HotClient] = {}
-
 HotClient = redis.asyncio.Redis | redis.asyncio.RedisCluster
+_hot_clients: dict[asyncio.AbstractEventLoop, HotClient] = {}
 
 
 def client() -> redis.Redis:

@@ -377,7 +377,15 @@ async def _ingest_slot(
         )
     for name, amount in counters.items():
         args += [name, amount]
-    raw = cast("list[int]", await scripts.INGEST(keys, args))
+    replicas = settings.PLAYSTATE_HOT_WAIT_REPLICAS
+    if replicas:
+        raw, confirmed = await scripts.INGEST.replicated(
+            keys, args, replicas=replicas, timeout_ms=settings.PLAYSTATE_HOT_WAIT_TIMEOUT_MS
+        )
+        if confirmed < replicas:
+            await count({"heartbeats_unreplicated": len(items)})
+    else:
+        raw = await scripts.INGEST(keys, args)
     return IngestOutcome(
         codes=[int(c) for c in raw[:-2]], nudge=bool(raw[-2]), retry_after_ms=int(raw[-1])
     )

@@ -28,6 +28,8 @@ COUNTERS = {
     "heartbeats_applied": "Accepted heartbeats that became the title's state.",
     "heartbeats_stale": "Accepted heartbeats older than the title's state (no change).",
     "heartbeats_duplicate": "Accepted heartbeats whose event_id was already seen.",
+    "heartbeats_unreplicated": "Heartbeats acknowledged before a replica confirmed them"
+    " (PLAYSTATE_HOT_WAIT_REPLICAS).",
     "store_writes": "States written to the persistent store.",
     "sync_pushes": "Updates pushed to devices over WebSocket.",
 }

@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from importlib.resources import files
 from typing import Any, NamedTuple
 
+import redis.asyncio
 from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
 
-from core.redis import hot_client
+from core.redis import HotClient, hot_client
 
 
 class IngestKeys(NamedTuple):
@@ -164,12 +166,42 @@ class Script:
         parts.append((lua / f"{self.name}.lua").read_text())
         object.__setattr__(self, "text", "".join(parts))
 
-    async def __call__(self, keys: Sequence[str], args: Sequence[str | int]) -> Any:
-        client = hot_client()
+    def _script(self, client: HotClient) -> AsyncScript:
         script = _registered.get(self.name)
         if script is None:
             script = _registered[self.name] = client.register_script(self.text)
-        return await script(keys, args, client=client)
+        return script
+
+    async def __call__(self, keys: Sequence[str], args: Sequence[str | int]) -> Any:
+        client = hot_client()
+        return await self._script(client)(keys, args, client=client)
+
+    async def replicated(
+        self, keys: Sequence[str], args: Sequence[str | int], *, replicas: int, timeout_ms: int
+    ) -> tuple[Any, int]:
+        """Run, then WAIT on the same connection until `replicas` replicas have the write
+        (or `timeout_ms` passed); returns the result and how many replicas confirmed."""
+        client = hot_client()
+        sha = self._script(client).sha
+        for attempt in (1, 2):
+            pipe = client.pipeline(transaction=False)
+            # (a cluster's pipeline refuses its evalsha method, not the command)
+            pipe.execute_command("EVALSHA", sha, len(keys), *keys, *args)
+            if isinstance(client, redis.asyncio.RedisCluster):
+                # WAIT names no key: it goes to the primary that ran the script.
+                node = client.get_node_from_key(keys[0])
+                pipe.execute_command("WAIT", replicas, timeout_ms, target_nodes=node)
+            else:
+                pipe.execute_command("WAIT", replicas, timeout_ms)
+            try:
+                result, confirmed = await pipe.execute()
+            except NoScriptError:
+                if attempt == 2:
+                    raise
+                await client.script_load(self.text)
+                continue
+            return result, int(confirmed)
+        raise AssertionError("unreachable")
 
 
 # AsyncScript objects hold the SHA1 of their text, computed once; they run on any client.

@@ -189,6 +189,15 @@ class RedisCluster:
             node = cluster.get_node_from_key(key)
             return next(s for s in self.servers if s.port == node.port)
 
+    def replica_of(self, primary: RedisServer) -> RedisServer:
+        with redis.Redis(port=primary.port, decode_responses=True) as node:
+            replicas = node.execute_command(
+                "CLUSTER REPLICAS", node.execute_command("CLUSTER MYID")
+            )
+        # redis-py answers {"host:port": {...}} for each replica
+        port = int(next(iter(replicas)).split("@")[0].rsplit(":", 1)[1])
+        return next(s for s in self.servers if s.port == port)
+
     def stop(self) -> None:
         for server in self.servers:
             server.stop()

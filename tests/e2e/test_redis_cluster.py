@@ -2,11 +2,13 @@
 API, sync and end-to-end suites pass on it unchanged; a batch spread over many slots is
 applied and flushed from every slot; a slot whose announcement was lost is found by the sweep;
 a primary killed with heartbeats flowing costs a few seconds of 503s, then ingest goes on by
-itself and nothing acknowledged is missing from the store."""
+itself; with PLAYSTATE_HOT_WAIT_REPLICAS=1 what was acknowledged before the kill is on the
+promoted replica, and nothing acknowledged is missing from the store."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -133,21 +135,34 @@ def test_a_title_whose_slot_was_never_announced_is_found_by_the_sweep(
     assert get_store().get("viewer-1", "m1") is not None
 
 
-def answers_between(viewers: Viewers, start: float, end: float) -> list[int]:
-    return [
-        status
-        for status, at in zip(viewers.answers, viewers.answered_at, strict=False)
-        if start <= at <= end
-    ]
+@pytest.mark.django_db(transaction=True)
+def test_with_wait_a_heartbeat_is_acknowledged_once_a_replica_has_it(
+    cluster: RedisCluster, on_cluster: Any, run: Run, settings: Any
+) -> None:
+    settings.PLAYSTATE_HOT_WAIT_REPLICAS = 1
+    settings.PLAYSTATE_HOT_WAIT_TIMEOUT_MS = 300
+    now = now_s() * 1000
+    assert ingest(run, [state("viewer-1", 200_000, now - 10, EventType.PAUSE)], now) == [1]
+    assert "heartbeats_unreplicated" not in run(hotlayer.counters())
+
+    replica = cluster.replica_of(cluster.primary_of(hotlayer.hot_key("viewer-1", "m1")))
+    assert replica.process is not None
+    replica.process.send_signal(signal.SIGSTOP)  # it stops confirming
+    try:
+        started = time.monotonic()
+        assert ingest(run, [state("viewer-1", 201_000, now - 5, EventType.PAUSE)], now) == [1]
+        assert time.monotonic() - started >= 0.3  # it waited for the replica, in vain
+    finally:
+        replica.process.send_signal(signal.SIGCONT)
+    assert run(hotlayer.counters())["heartbeats_unreplicated"] == 1
 
 
 def test_a_primary_killed_under_traffic_costs_seconds_of_503_and_loses_nothing(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
+    env = E2E_ENV | {"PLAYSTATE_HOT_WAIT_REPLICAS": "1"}
     stack = launch(
-        Stack(
-            tmp_path_factory.mktemp("failover"), web_workers=2, extra_env=E2E_ENV, hot_cluster=True
-        )
+        Stack(tmp_path_factory.mktemp("failover"), web_workers=2, extra_env=env, hot_cluster=True)
     )
     assert stack.hot is not None
     try:
@@ -158,6 +173,7 @@ def test_a_primary_killed_under_traffic_costs_seconds_of_503_and_loses_nothing(
             viewers.start()
             time.sleep(3)
             primary = stack.hot.primary_of(hotlayer.hot_key("alice-tv", "t1"))
+            acknowledged_before = dict(viewers.acknowledged)
             killed_at = time.monotonic()
             primary.kill()
             wait_for(lambda: viewers.answered_at[-1] > killed_at + 3, timeout=60)
@@ -166,18 +182,16 @@ def test_a_primary_killed_under_traffic_costs_seconds_of_503_and_loses_nothing(
                 for status, at in zip(viewers.answers, viewers.answered_at, strict=False)
                 if at > killed_at and status != 202
             )
-            wait_for(
-                lambda: (
-                    answers_between(viewers, time.monotonic() - 2, time.monotonic())[-20:]
-                    == [202] * 20
-                ),
-                timeout=60,
-            )
+            wait_for(lambda: viewers.answers[-20:] == [202] * 20, timeout=60)
             back = next(
                 at
                 for status, at in zip(viewers.answers, viewers.answered_at, strict=False)
                 if at > first_refused and status == 202
             )
+            # With WAIT, what was acknowledged before the kill is on the promoted replica.
+            for movie, position in acknowledged_before.items():
+                answer = http.get(f"/api/v1/profiles/alice-tv/positions/{movie}").json()
+                assert answer["position_ms"] >= position, movie
             time.sleep(2)
             viewers.stop()
             print(f"\nfailover: first 503 {first_refused - killed_at:.2f}s after the kill, "
