@@ -376,24 +376,27 @@ class Stack:
             "WORKER_CONCURRENCY": "1",
         }
 
-    def start_web(self) -> None:
-        web = self._spawn("web", procfile_command("web", self._procfile_env()))
-        wait_for_port(self.port, process=web)
+    def start_web(self, name: str = "web", port: int | None = None) -> None:
+        """The web server as the Procfile runs it; another one on `port` is another host's."""
+        port = port or self.port
+        env = {**self._procfile_env(), "PLAYSTATE_PORT": str(port)}
+        web = self._spawn(name, procfile_command("web", env))
+        wait_for_port(port, process=web)
 
-    def start_worker(self) -> None:
+    def start_worker(self, name: str = "worker") -> None:
         # The worker's "ready" line is logged at INFO.
-        self._spawn("worker", [*procfile_command("worker", self._procfile_env()), "-l", "INFO"])
+        self._spawn(name, [*procfile_command("worker", self._procfile_env()), "-l", "INFO"])
 
     def start_beat(self) -> None:
         self._spawn("beat", procfile_command("beat", self._procfile_env()))
 
-    def wait_for_worker(self, timeout: float = 30.0) -> None:
-        log = self.directory / "worker.log"
+    def wait_for_worker(self, timeout: float = 30.0, name: str = "worker") -> None:
+        log = self.directory / f"{name}.log"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if log.exists() and b"ready." in log.read_bytes():
                 return
-            if self.processes["worker"].poll() is not None:
+            if self.processes[name].poll() is not None:
                 raise RuntimeError(f"the worker exited:\n{log.read_text()}")
             time.sleep(0.1)
         raise TimeoutError(f"the worker is not ready:\n{log.read_text()}")
