@@ -161,13 +161,7 @@ def metrics_keys() -> list[str]:
 
 async def count(counters: Mapping[str, int]) -> None:
     """Add to the deployment's counters (a shard at random on a cluster: no hot key)."""
-    pipe = hot_client().pipeline(transaction=False)
-    key = random.choice(metrics_keys())
-    for name, amount in counters.items():
-        if amount:
-            pipe.hincrby(key, name, amount)
-    if len(pipe):
-        await pipe.execute()
+    await _announce_and_count([], counters)
 
 
 async def counters() -> dict[str, int]:

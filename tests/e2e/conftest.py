@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -12,7 +15,7 @@ import pytest
 import redis
 
 from tests.cases import DURATION_MS, heartbeat, now_s
-from tests.stack import GENEROUS_LIMITS, Stack
+from tests.stack import GENEROUS_LIMITS, ROOT, PostgresServer, Stack
 
 # Short intervals so the tests run quickly; the window stays long enough that "a PAUSE is
 # written before a plain heartbeat sent with it" is a real difference.
@@ -190,3 +193,25 @@ class Viewers:
 def backlog(http: httpx.Client) -> float:
     values = metrics(http)
     return values["playstate_pending_titles"] + values["playstate_inflight_titles"]
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL server (tests/stack.py)."""
+    server = PostgresServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+def run_suites(suites: list[str], env: dict[str, str]) -> None:
+    """Run test files in a pytest of their own with `env` added; fail with its output."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not cassandra",
+         *suites],
+        cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, timeout=1800,
+    )  # fmt: skip
+    summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert " passed" in summary, summary
+    assert "failed" not in summary, summary

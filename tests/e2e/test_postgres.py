@@ -5,24 +5,17 @@ resumes on it."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from collections.abc import Iterator
-from pathlib import Path
-
 import httpx
 import psycopg
 import pytest
 
 from playstate.hotlayer import hot_key
 from tests.cases import heartbeat, now_s
-from tests.e2e.conftest import start_stack, wait_for
+from tests.e2e.conftest import run_suites, start_stack, wait_for
 from tests.stack import PostgresServer
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
 SUITES = [
     "tests/test_store_contract.py",
     "tests/test_compaction.py",
@@ -33,25 +26,8 @@ SUITES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    server = PostgresServer()
-    server.start()
-    yield server
-    server.stop()
-
-
 def test_the_sql_suites_pass_on_postgresql(postgres: PostgresServer) -> None:
-    env = {**os.environ, "DATABASE_URL": postgres.create_database("playstate")}
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not cassandra",
-         *SUITES],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200,
-    )  # fmt: skip
-    summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-    assert " passed" in summary, summary
-    assert "failed" not in summary, summary
+    run_suites(SUITES, {"DATABASE_URL": postgres.create_database("playstate")})
 
 
 def test_a_stack_on_postgresql_ingests_flushes_and_resumes(

@@ -7,14 +7,10 @@ promoted replica, and nothing acknowledged is missing from the store."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Coroutine, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,12 +24,11 @@ from playstate import hotlayer
 from playstate.flush import pending_flush
 from playstate.hotlayer import IngestItem
 from tests.cases import now_s, unlimited
-from tests.e2e.conftest import E2E_ENV, Viewers, backlog, launch, wait_for
+from tests.e2e.conftest import E2E_ENV, Viewers, backlog, launch, run_suites, wait_for
 from tests.stack import RedisCluster, Stack
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
 SUITES = [
     "tests/test_hotlayer.py",
     "tests/test_api.py",
@@ -50,16 +45,7 @@ Run = Callable[[Coroutine[Any, Any, Any]], Any]
 
 
 def test_the_hot_layer_suites_pass_on_a_redis_cluster() -> None:
-    env = {**os.environ, "PLAYSTATE_TEST_HOT_CLUSTER": "1"}
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not cassandra",
-         *SUITES],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800,
-    )  # fmt: skip
-    summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-    assert " passed" in summary, summary
-    assert "failed" not in summary, summary
+    run_suites(SUITES, {"PLAYSTATE_TEST_HOT_CLUSTER": "1"})
 
 
 @pytest.fixture(scope="module")

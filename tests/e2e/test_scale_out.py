@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 
 import httpx
 import psycopg
@@ -23,14 +22,6 @@ from tests.stack import PostgresServer, RedisServer, Stack, free_port
 pytestmark = pytest.mark.e2e
 
 TITLES = 20
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    server = PostgresServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 def stored_titles(url: str) -> dict[str, int]:
