@@ -126,13 +126,29 @@ ROW = (
     NoHostAvailable, DriverException, RequestExecutionException, CQLEngineException
 )
 class CassandraStore:
-    def __init__(self, alias: str = "cassandra", *, batch_partitions: bool = True) -> None:
+    def __init__(
+        self,
+        alias: str = "cassandra",
+        *,
+        batch_partitions: bool = True,
+        session: Session | None = None,
+        keyspace: str | None = None,
+        write_consistency: str | None = None,
+        read_consistency: str | None = None,
+    ) -> None:
         self.alias = alias
         # False sends every statement on its own (make bench compares the two).
         self.batch_partitions = batch_partitions
+        # A session of one's own (rows as dicts), instead of the alias's: the cluster tests
+        # give each data centre's side its own, at its own consistency levels.
+        self._session = session
+        self._keyspace = keyspace
+        self._consistency = (write_consistency, read_consistency)
 
     @property
     def session(self) -> Session:
+        if self._session is not None:
+            return self._session
         # The cqlengine connection of the alias, shared by every thread; Django's database
         # wrapper registers it on first use.
         try:
@@ -143,14 +159,15 @@ class CassandraStore:
 
     @property
     def keyspace(self) -> str:
-        return str(connections[self.alias].settings_dict["NAME"])
+        return self._keyspace or str(connections[self.alias].settings_dict["NAME"])
 
     @cached_property
     def _statements(self) -> dict[str, PreparedStatement]:
         session, table = self.session, f'"{self.keyspace}".live_vh'
         compressed = f'"{self.keyspace}".compressed_vh'
-        write = ConsistencyLevel.name_to_value[settings.CASSANDRA_WRITE_CONSISTENCY]
-        read = ConsistencyLevel.name_to_value[settings.CASSANDRA_READ_CONSISTENCY]
+        write_level, read_level = self._consistency
+        write = ConsistencyLevel.name_to_value[write_level or settings.CASSANDRA_WRITE_CONSISTENCY]
+        read = ConsistencyLevel.name_to_value[read_level or settings.CASSANDRA_READ_CONSISTENCY]
         statements = {
             "place": (
                 f"UPDATE {table} USING TIMESTAMP ? SET position_ms = ?, client_request_time = ?,"
