@@ -189,6 +189,8 @@ saved_caches_directory: {d / "saved_caches"}
 hints_directory: {d / "hints"}
 cdc_raw_directory: {d / "cdc_raw"}
 auto_snapshot: false
+# New hints reach their files (and nodetool listpendinghints) within a second, not ten.
+hints_flush_period: 1000ms
 memtable_allocation_type: heap_buffers
 authenticator: AllowAllAuthenticator
 authorizer: AllowAllAuthorizer
