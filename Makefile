@@ -16,7 +16,7 @@ PROCESSES := $(if $(REDIS_URL),,redis) $(if $(LOCAL_CASSANDRA),cassandra) web wo
 # DEMO=0 make run: no demo account, catalog or links.
 DEMO ?= 1
 
-.PHONY: run test test-fast lint format bench cassandra clean
+.PHONY: run test test-fast lint format bench cassandra cassandra-cluster clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	@echo "Installing the Python packages into $(VENV) (first run: a minute or two)…"
@@ -42,6 +42,13 @@ run: $(BIN)/.installed
 # A local Cassandra node in the foreground (jars fetched from Maven Central on first use).
 cassandra: $(BIN)/.installed
 	$(BIN)/python scripts/cassandra.py run --sync
+
+# NODES local nodes on 127.0.0.1, .2, ... (CQL on 9042 each), in DCS data centres; it prints
+# the CASSANDRA_* settings that point the service at them and creates the keyspace with them.
+NODES ?= 3
+DCS ?= 1
+cassandra-cluster: $(BIN)/.installed
+	$(BIN)/python scripts/cassandra.py cluster --nodes $(NODES) --dcs $(DCS) --sync
 
 # Style, types, migrations in step with the models, and the layers (import-linter: an app
 # importing one above it fails the build).

@@ -13,8 +13,8 @@ and each register's client time is its cell's `writetime`. Writes are UPDATEs (n
 marker), so a row whose cells are all deleted is gone.
 
 On equal timestamps Cassandra keeps, cell by cell, the value whose bytes compare greater
-(Java's signed `ByteBuffer.compareTo`). Position, device, event type and duration are
-therefore one cell, encoded so that this comparison orders it exactly as
+(unsigned, byte by byte, since Cassandra 4.0). Position, device, event type and duration
+are therefore one cell, encoded so that this comparison orders it exactly as
 `core.domain.ordering_key` does. `position_ms` and `client_request_time` repeat the place
 for operators (`SELECT writetime(position_ms) ...`), from significant writes only; on an
 exact-millisecond tie between two different states they may hold the other one's values,
@@ -44,17 +44,22 @@ from history import codec
 from history.store import compacted_records, live_or_compacted, raises_store_unavailable
 
 # Format 1 (before the two registers) sat in `state` whether or not it held the place.
-FORMAT = 2
+# Formats 1 and 2 were stored XOR 0x80, for the signed comparison of Cassandra 3.x; on 4.0
+# and later that inverts ties wherever a byte crosses 0x80 (a two-data-centre test found
+# one), so format 3 is the plain bytes. At an exact-millisecond tie a format-2 cell (first
+# byte 0x82) beats a format-3 one whatever the rule says: only while both are written.
+FORMAT = 3
+XORED_FORMATS = (2, 1)
 LEGACY_FORMAT = 1
 _U64 = struct.Struct(">Q")
 
 
 def encode_state(state: PlayState) -> bytes:
-    """(position, device, event, duration) as bytes whose *signed* bytewise order is the
+    """(position, device, event, duration) as bytes whose unsigned bytewise order is the
     ordering key's order for states of equal client time: fixed-width big-endian numbers,
-    NUL-terminated strings (NUL cannot occur in them), then every byte XOR 0x80, which
-    turns signed comparison into unsigned."""
-    plain = b"".join(
+    then NUL-terminated UTF-8 strings (NUL cannot occur in them; UTF-8 orders as code
+    points do)."""
+    return b"".join(
         (
             bytes([FORMAT]),
             _U64.pack(state.position_ms),
@@ -65,7 +70,6 @@ def encode_state(state: PlayState) -> bytes:
             _U64.pack(0 if state.duration_ms is None else state.duration_ms + 1),
         )
     )
-    return bytes(b ^ 0x80 for b in plain)
 
 
 def decode_state(
@@ -78,9 +82,9 @@ def decode_state(
     hidden_before: int = 0,
     forgotten_before: int = 0,
 ) -> PlayState:
-    plain = bytes(b ^ 0x80 for b in blob)
-    if plain[0] not in (FORMAT, LEGACY_FORMAT):
-        raise ValueError(f"unknown live_vh state format {plain[0]}")
+    plain = blob if blob[0] == FORMAT else bytes(b ^ 0x80 for b in blob)
+    if plain[0] not in (FORMAT, *XORED_FORMATS):
+        raise ValueError(f"unknown live_vh state format {blob[0]}")
     (position,) = _U64.unpack_from(plain, 1)
     device, event, rest = plain[9:].split(b"\0", 2)
     (duration,) = _U64.unpack(rest)
@@ -126,13 +130,29 @@ ROW = (
     NoHostAvailable, DriverException, RequestExecutionException, CQLEngineException
 )
 class CassandraStore:
-    def __init__(self, alias: str = "cassandra", *, batch_partitions: bool = True) -> None:
+    def __init__(
+        self,
+        alias: str = "cassandra",
+        *,
+        batch_partitions: bool = True,
+        session: Session | None = None,
+        keyspace: str | None = None,
+        write_consistency: str | None = None,
+        read_consistency: str | None = None,
+    ) -> None:
         self.alias = alias
         # False sends every statement on its own (make bench compares the two).
         self.batch_partitions = batch_partitions
+        # A session of one's own (rows as dicts), instead of the alias's: the cluster tests
+        # give each data centre's side its own, at its own consistency levels.
+        self._session = session
+        self._keyspace = keyspace
+        self._consistency = (write_consistency, read_consistency)
 
     @property
     def session(self) -> Session:
+        if self._session is not None:
+            return self._session
         # The cqlengine connection of the alias, shared by every thread; Django's database
         # wrapper registers it on first use.
         try:
@@ -143,14 +163,15 @@ class CassandraStore:
 
     @property
     def keyspace(self) -> str:
-        return str(connections[self.alias].settings_dict["NAME"])
+        return self._keyspace or str(connections[self.alias].settings_dict["NAME"])
 
     @cached_property
     def _statements(self) -> dict[str, PreparedStatement]:
         session, table = self.session, f'"{self.keyspace}".live_vh'
         compressed = f'"{self.keyspace}".compressed_vh'
-        write = ConsistencyLevel.name_to_value[settings.CASSANDRA_WRITE_CONSISTENCY]
-        read = ConsistencyLevel.name_to_value[settings.CASSANDRA_READ_CONSISTENCY]
+        write_level, read_level = self._consistency
+        write = ConsistencyLevel.name_to_value[write_level or settings.CASSANDRA_WRITE_CONSISTENCY]
+        read = ConsistencyLevel.name_to_value[read_level or settings.CASSANDRA_READ_CONSISTENCY]
         statements = {
             "place": (
                 f"UPDATE {table} USING TIMESTAMP ? SET position_ms = ?, client_request_time = ?,"
