@@ -11,8 +11,11 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 import redis
+from cassandra.cqlengine import CQLEngineException
+from cassandra.cqlengine import connection as cqlengine_connection
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.db import connections
 
 from accounts import auth
 from accounts.models import ApiToken, Profile
@@ -56,6 +59,29 @@ class CassandraCluster:
     keyspace: str
 
 
+@contextlib.contextmanager
+def _cassandra_unguarded() -> Iterator[None]:
+    """The Cassandra alias usable here, whichever test first needs the node. In a test that
+    did not ask for the alias, Django guards its connection methods (instance attributes
+    that raise); the session fixtures set the node up outside any one test's concerns, so
+    they lift the guard for a moment. Django also closes every connection after a test,
+    which unregisters the alias's cqlengine session: this connects it again."""
+    wrapper = connections["cassandra"]
+    guards: dict[str, Any] = {
+        name: wrapper.__dict__.pop(name)
+        for name in ("connect", "temporary_connection", "cursor", "chunked_cursor")
+        if name in wrapper.__dict__
+    }
+    try:
+        try:
+            cqlengine_connection.get_session(connection="cassandra")
+        except CQLEngineException:
+            wrapper.connect()
+        yield
+    finally:
+        wrapper.__dict__.update(guards)
+
+
 @pytest.fixture(scope="session")
 def cassandra(
     tmp_path_factory: pytest.TempPathFactory, django_db_blocker: Any
@@ -82,7 +108,7 @@ def cassandra(
             hosts.split(",")
         )
         database["NAME"] = "playstate_test"
-        with django_db_blocker.unblock():
+        with django_db_blocker.unblock(), _cassandra_unguarded():
             call_command("sync_cassandra", database="cassandra", stdout=StringIO())
         yield CassandraCluster(hosts, database["NAME"])
     finally:
@@ -96,7 +122,8 @@ def cassandra(
 
 @pytest.fixture
 def cassandra_store(cassandra: CassandraCluster) -> CassandraStore:
-    store = CassandraStore()
+    with _cassandra_unguarded():
+        store = CassandraStore()
     store.session.execute(f'TRUNCATE "{cassandra.keyspace}".live_vh')
     return store
 
