@@ -2,7 +2,9 @@
 beat, embedded Redis, SQLite), drive it with wrk from this machine, and write the figures.
 
 Machines here are shared and noisy, so every figure is read against `/healthz` measured on
-the same server in the same run (alternating rounds, medians): the ratios are the result.
+the same server in the same run (alternating rounds, medians): the ratios are the result. The
+yardstick (bench/yardstick.py: a bare ASGI callable doing the same Redis work, served the same
+way on the same Redis) is measured in the same rounds; ingest and resume are read against it too.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any
 from tqdm import tqdm
 
 from bench import chart
-from tests.stack import GENEROUS_LIMITS, Stack
+from tests.stack import GENEROUS_LIMITS, Stack, free_port, procfile_command, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -86,6 +88,25 @@ def _millis(value: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
+def start_yardstick(stack: Stack) -> tuple[subprocess.Popen[bytes], str]:
+    """The yardstick under the web process's own command line (Procfile), on a port of its own."""
+    port = free_port()
+    env = {**stack.env, "HOST": "127.0.0.1", "PLAYSTATE_PORT": str(port), "WEB_CONCURRENCY": "2"}
+    argv = [
+        "bench.yardstick:app" if arg == "config.asgi:application" else arg
+        for arg in procfile_command("web", env)
+    ]
+    process = subprocess.Popen(
+        argv,
+        cwd=ROOT,
+        env={**env, "YARDSTICK_REDIS_URL": stack.redis.url},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for_port(port, process=process)
+    return process, f"http://127.0.0.1:{port}"
+
+
 def main() -> int:
     if shutil.which("wrk") is None:
         print("make bench needs wrk: apt-get install wrk", file=sys.stderr)
@@ -93,18 +114,21 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="playstate-bench-") as tmp:
         stack = Stack(Path(tmp), web_workers=2, extra_env=GENEROUS_LIMITS)
         stack.start()
+        yardstick, yard_url = start_yardstick(stack)
         try:
             profiles = [arg for i in range(PROFILES) for arg in ("--profile", f"bench-{i}")]
             token = stack.manage("issue_token", "bench", *profiles).strip()
             scripts = Path(tmp)
             (scripts / "ingest.lua").write_text(INGEST_LUA)
             (scripts / "read.lua").write_text(READ_LUA)
-            rounds: dict[str, list[dict[str, float]]] = {"healthz": [], "ingest": [], "resume": []}
             phases = {
                 "healthz": (f"{stack.url}/healthz", None),
                 "ingest": (f"{stack.url}/api/v1/heartbeats", scripts / "ingest.lua"),
                 "resume": (stack.url, scripts / "read.lua"),
+                "yardstick ingest": (f"{yard_url}/api/v1/heartbeats", scripts / "ingest.lua"),
+                "yardstick resume": (yard_url, scripts / "read.lua"),
             }
+            rounds: dict[str, list[dict[str, float]]] = {name: [] for name in phases}
             # One step per wrk run, on a terminal (stderr); nothing otherwise.
             with tqdm(total=ROUNDS * len(phases), unit=" runs", disable=None) as progress:
                 for round_ in range(ROUNDS):
@@ -116,6 +140,8 @@ def main() -> int:
             with urllib.request.urlopen(f"{stack.url}/metrics") as response:
                 metrics = response.read().decode()
         finally:
+            yardstick.terminate()
+            yardstick.wait(10)
             stack.stop()
     figures = {
         name: {key: statistics.median(r[key] for r in runs) for key in runs[0]}
@@ -123,7 +149,10 @@ def main() -> int:
     }
     base = figures["healthz"]["requests_per_s"]
     for name in ("ingest", "resume"):
-        figures[name]["ratio_to_healthz"] = round(figures[name]["requests_per_s"] / base, 3)
+        rate = figures[name]["requests_per_s"]
+        figures[name]["ratio_to_healthz"] = round(rate / base, 3)
+        yard = figures[f"yardstick {name}"]["requests_per_s"]
+        figures[name]["ratio_to_yardstick"] = round(rate / yard, 3)
     counters = dict(re.findall(r"^(playstate_\w+_total) ([\d.e+]+)$", metrics, re.MULTILINE))
     result: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -143,13 +172,14 @@ def main() -> int:
     (RESULTS / "latest.json").write_text(json.dumps(result, indent=2))
     chart.draw(result, out.with_suffix(".svg"))
     shutil.copyfile(out.with_suffix(".svg"), RESULTS / "latest.svg")
-    columns = ("req/s", "x healthz", "p50 ms", "p99 ms", "non-2xx")
-    print(f"{'endpoint':<10} " + " ".join(f"{c:>9}" for c in columns))
+    columns = ("req/s", "x healthz", "x yardstick", "p50 ms", "p99 ms", "non-2xx")
+    print(f"{'endpoint':<17} " + " ".join(f"{c:>11}" for c in columns))
     for name, f in figures.items():
-        ratio = f.get("ratio_to_healthz", 1.0)
+        ratio = f.get("ratio_to_healthz", f["requests_per_s"] / base)
+        share = f"{f['ratio_to_yardstick']:.2f}" if "ratio_to_yardstick" in f else "-"
         print(
-            f"{name:<10} {f['requests_per_s']:>9.0f} {ratio:>9.2f} {f['p50']:>9.1f}"
-            f" {f['p99']:>9.1f} {f['non_2xx']:>9.0f}"
+            f"{name:<17} {f['requests_per_s']:>11.0f} {ratio:>11.2f} {share:>11} {f['p50']:>11.1f}"
+            f" {f['p99']:>11.1f} {f['non_2xx']:>11.0f}"
         )
     counted = result["counters"]
     writes = counted.get("playstate_store_writes_total", 0)
