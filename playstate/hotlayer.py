@@ -36,7 +36,6 @@ back after its lease.
 from __future__ import annotations
 
 import asyncio
-import binascii
 import random
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -46,13 +45,14 @@ from functools import cache
 from typing import NamedTuple, cast
 
 from django.conf import settings
+from redis.crc import REDIS_CLUSTER_HASH_SLOTS as SLOTS
+from redis.crc import key_slot
 
 from core.domain import URGENT_EVENTS, EventType, PlayState, holds_place
 from core.redis import hot_client, hot_clustered
 from playstate import scripts
 
 VERSIONS_TTL_SECONDS = 30 * 86_400
-SLOTS = 16_384
 DUE_SETS = 16
 METRIC_SHARDS = 16
 
@@ -110,18 +110,13 @@ def split_member(value: str) -> tuple[str, str]:
     return profile_id, movie_id
 
 
-def key_slot(tag: str) -> int:
-    """The cluster slot of keys with this hash tag (CRC16/XMODEM, as Redis computes it)."""
-    return binascii.crc_hqx(tag.encode(), 0) % SLOTS
-
-
 @cache
 def slot_tags() -> tuple[str, ...]:
     """For each slot, the shortest decimal string that hashes to it (at most 6 digits)."""
     tags: list[str | None] = [None] * SLOTS
     left, n = SLOTS, 0
     while left:
-        slot = key_slot(str(n))
+        slot = key_slot(str(n).encode())
         if tags[slot] is None:
             tags[slot] = str(n)
             left -= 1
@@ -138,7 +133,11 @@ class Shard(NamedTuple):
 
     @property
     def due_set(self) -> str:
-        return f"v1:due:{{d{self.slot % DUE_SETS}}}"
+        return due_set_key(self.slot % DUE_SETS)
+
+
+def due_set_key(i: int) -> str:
+    return f"v1:due:{{d{i}}}"
 
 
 SINGLE = Shard("v1:pending", "v1:inflight", -1)
@@ -150,7 +149,7 @@ def shard_at(slot: int) -> Shard:
 
 
 def shard_of(profile_id: str) -> Shard:
-    return shard_at(key_slot(profile_id)) if hot_clustered() else SINGLE
+    return shard_at(key_slot(_tagged(profile_id).encode())) if hot_clustered() else SINGLE
 
 
 def metrics_keys() -> list[str]:
@@ -475,15 +474,15 @@ class Claim:
         return [m for members in self.by_shard.values() for m in members]
 
 
-async def due_shards() -> list[Shard]:
-    """The shards that may hold due titles: on a cluster, the slots announced as due."""
+async def due_shards(*, skip_nodes_down: bool = True) -> list[Shard]:
+    """The shards that may hold due titles: on a cluster, the slots announced as due (by
+    default leaving out the sets on a node that is down: they wait for the failover)."""
     if not hot_clustered():
         return [SINGLE]
     pipe = hot_client().pipeline(transaction=False)
     for i in range(DUE_SETS):
-        pipe.smembers(f"v1:due:{{d{i}}}")
-    # The sets on a node that is down wait for the failover; the others are answered.
-    replies = await pipe.execute(raise_on_error=False)
+        pipe.smembers(due_set_key(i))
+    replies = await pipe.execute(raise_on_error=not skip_nodes_down)
     return [
         shard_at(int(slot))
         for found in replies
@@ -572,15 +571,8 @@ async def profile_stats(profile_id: str, *, now_ms: int) -> dict[str, int]:
 
 async def backlog() -> dict[str, int]:
     """Titles pending and in flight (on a cluster: in the slots announced as due)."""
-    client = hot_client()
-    if hot_clustered():
-        pipe = client.pipeline(transaction=False)
-        for i in range(DUE_SETS):
-            pipe.smembers(f"v1:due:{{d{i}}}")
-        shards = [shard_at(int(slot)) for found in await pipe.execute() for slot in found]
-    else:
-        shards = [SINGLE]
-    pipe = client.pipeline(transaction=False)
+    shards = await due_shards(skip_nodes_down=False)
+    pipe = hot_client().pipeline(transaction=False)
     for shard in shards:
         pipe.zcard(shard.pending)
         pipe.zcard(shard.inflight)
