@@ -74,8 +74,9 @@ class SyncConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await self.close(code=code)
             return
         # Accepted once in the group: a device whose socket is open hears every later change.
-        await self.accept()
+        # Counted before the accept, so a client that sees its socket open finds it counted.
         await self._counted()
+        await self.accept()
         self._recheck = asyncio.create_task(self._keep_authorized())
         if self.since is not None:
             missed = await catch_up(
