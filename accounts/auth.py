@@ -1,8 +1,10 @@
 """Bearer tokens, with a per-process cache so the heartbeat path costs no SQL query.
 
-A cached token is trusted for `PLAYSTATE_AUTH_CACHE_SECONDS`; revoking a token therefore
-takes effect within that time. A profile missing from a cached entry triggers one refresh (at
-most once a second per token), so a profile attached a moment ago works at once.
+A cached token is trusted for `PLAYSTATE_AUTH_CACHE_SECONDS`; past that it is answered from
+while a background task reloads it (core/refresh.py), so revoking a token takes effect within
+that time and the moment a reload takes, and no request waits for SQL once its token was seen.
+A profile missing from a cached entry triggers one refresh (at most once a second per token),
+so a profile attached a moment ago works at once.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from django.conf import settings
 from rest_framework import authentication, exceptions, permissions
 
 from accounts.models import ApiToken, Profile, hash_token
+from core.refresh import BackgroundRefresh
 
 if TYPE_CHECKING:
     # DRF imports its default authentication class (this module's) from rest_framework.views.
@@ -56,27 +59,46 @@ def bearer_token(header: str | None) -> str | None:
     return token.strip()
 
 
-def _load(key_hash: str) -> Principal | None:
-    token = ApiToken.objects.filter(key_hash=key_hash).values_list("account_id", flat=True)
-    account_id = token.first()
-    if account_id is None:
-        return None
-    profiles = Profile.objects.filter(account_id=account_id).values_list("profile_id", flat=True)
-    return Principal(account_id, frozenset(profiles), time.monotonic())
+def _load_many(key_hashes: set[str]) -> dict[str, Principal | None]:
+    accounts = dict(
+        ApiToken.objects.filter(key_hash__in=key_hashes).values_list("key_hash", "account_id")
+    )
+    profiles: dict[int, set[str]] = {account_id: set() for account_id in accounts.values()}
+    for account_id, profile_id in Profile.objects.filter(account_id__in=profiles).values_list(
+        "account_id", "profile_id"
+    ):
+        profiles[account_id].add(profile_id)
+    now = time.monotonic()
+    return {
+        key_hash: None
+        if key_hash not in accounts
+        else Principal(accounts[key_hash], frozenset(profiles[accounts[key_hash]]), now)
+        for key_hash in key_hashes
+    }
+
+
+async def _reload(key_hashes: set[str]) -> None:
+    loaded = await database_sync_to_async(_load_many)(key_hashes)
+    for key_hash, principal in loaded.items():
+        _remember(key_hash, principal)
+
+
+_refresh = BackgroundRefresh(_reload)
 
 
 def _cached(key_hash: str, profile_ids: Collection[str]) -> Principal | None:
+    """The cached principal; one past its time is answered from while it is reloaded."""
     entry = _cache.get(key_hash)
     if entry is None:
         return None
     principal, expires = entry
     now = time.monotonic()
-    if now >= expires:
-        return None
     if now - principal.loaded_at > REFRESH_AFTER_SECONDS and not principal.profile_ids.issuperset(
         profile_ids
     ):
         return None
+    if now >= expires:
+        _refresh.add([key_hash])
     return principal
 
 
@@ -94,7 +116,8 @@ async def principal_for_token(token: str, *, profile_ids: Collection[str] = ()) 
     key_hash = hash_token(token)
     if cached := _cached(key_hash, profile_ids):
         return cached
-    principal: Principal | None = await database_sync_to_async(_load)(key_hash)
+    loaded: dict[str, Principal | None] = await database_sync_to_async(_load_many)({key_hash})
+    principal = loaded[key_hash]
     _remember(key_hash, principal)
     return principal
 
@@ -120,6 +143,7 @@ async def authenticate(authorization: str | None, *, profile_ids: Collection[str
 
 def clear_cache() -> None:
     _cache.clear()
+    _refresh.clear()
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):

@@ -1,5 +1,5 @@
-"""`make bench` draws its figures: throughput (as a share of `/healthz` on the same server, in
-the same run) and latency of each endpoint, one SVG beside the JSON."""
+"""`make bench` draws its figures: throughput of each phase (as a share of the yardstick
+measured on the same machine in the same run) and its latency, one SVG beside the JSON."""
 
 from __future__ import annotations
 
@@ -16,24 +16,25 @@ import matplotlib.pyplot as plt
 def draw(result: dict[str, Any], path: Path) -> None:
     figures = result["figures"]
     names = list(figures)
-    rates = [figures[n]["requests_per_s"] for n in names]
-    base = figures["healthz"]["requests_per_s"]
-    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained")
-    bars = left.bar(names, rates, color=["#888888", "#0969da", "#1a7f37"][: len(names)])
-    left.bar_label(
-        bars, labels=[f"{r:,.0f}/s\n({r / base:.2f} of healthz)" for r in rates], fontsize=8
-    )
-    left.set_ylabel("requests per second")
-    left.set_title("Throughput (and its share of /healthz, same server)")
-    left.margins(y=0.25)
-    x = range(len(names))
-    width = 0.38
+    rates = [figures[n].get("heartbeats_per_s") or figures[n]["requests_per_s"] for n in names]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8), layout="constrained")
+    y = range(len(names))
+    bars = left.barh(list(y), rates, color="#0969da")
+    labels = [_share(figures[n], r) for n, r in zip(names, rates, strict=True)]
+    left.bar_label(bars, labels=labels, fontsize=8)
+    left.set_yticks(list(y), names)
+    left.invert_yaxis()
+    left.set_xlabel("heartbeats (or requests) per second")
+    left.set_title("Throughput, and its share of the yardstick (same machine, same run)")
+    left.margins(x=0.45)
+    height = 0.38
     p50 = [figures[n]["p50"] for n in names]
     p99 = [figures[n]["p99"] for n in names]
-    right.bar([i - width / 2 for i in x], p50, width, label="p50", color="#8250df")
-    right.bar([i + width / 2 for i in x], p99, width, label="p99", color="#bf8700")
-    right.set_xticks(list(x), names)
-    right.set_ylabel("milliseconds")
+    right.barh([i - height / 2 for i in y], p50, height, label="p50", color="#8250df")
+    right.barh([i + height / 2 for i in y], p99, height, label="p99", color="#bf8700")
+    right.set_yticks(list(y), names)
+    right.invert_yaxis()
+    right.set_xlabel("milliseconds (wrk at saturation)")
     right.set_title("Latency")
     right.legend()
     setup = result["setup"]
@@ -44,3 +45,11 @@ def draw(result: dict[str, Any], path: Path) -> None:
     )
     figure.savefig(path, format="svg")
     plt.close(figure)
+
+
+def _share(figures: dict[str, float], rate: float) -> str:
+    if "x_yardstick" in figures:
+        return f"{rate:,.0f}/s ({figures['x_yardstick']:.2f} of the yardstick)"
+    if "x_healthz" in figures:
+        return f"{rate:,.0f}/s ({figures['x_healthz']:.2f} of healthz)"
+    return f"{rate:,.0f}/s"

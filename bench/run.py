@@ -1,15 +1,20 @@
-"""`make bench`: start the stack as `make run` does (two uvicorn workers, a Celery worker with
-beat, embedded Redis, SQLite), drive it with wrk from this machine, and write the figures.
+"""`make bench` (first part): the whole stack as `make run` starts it (two uvicorn workers, a
+Celery worker with beat, embedded Redis, SQLite), a realistic population (bench/seed.py:
+30,000 profiles in accounts of 5, one token per account), driven by wrk from this machine.
 
-Machines here are shared and noisy, so every figure is read against `/healthz` measured on
-the same server in the same run (alternating rounds, medians): the ratios are the result. The
-yardstick (bench/yardstick.py: a bare ASGI callable doing the same Redis work, served the same
-way on the same Redis) is measured in the same rounds; ingest and resume are read against it too.
+Machines here are shared and noisy, so every figure is read against a yardstick measured on
+the same machine in the same rounds (alternating, medians): bench/yardstick.py, a bare ASGI
+callable doing the contract's Redis work per heartbeat and per resume read, under the same
+uvicorn command line on the same Redis. `/healthz` on the same server is measured too.
+
+Then: a constant-rate run at 70% of steady saturation (bench/fixedrate.py) in which each
+profile sends one heartbeat per 10 s as a real player does, for latency, store writes per
+heartbeat and Redis commands per heartbeat; a py-spy profile of one web worker under load;
+session starts on a Cassandra node.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import re
@@ -20,72 +25,126 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import redis
 from tqdm import tqdm
 
-from bench import chart
+from bench import chart, fixedrate, record
+from bench.seed import PER_ACCOUNT, PROFILES
 from tests.stack import GENEROUS_LIMITS, Stack, free_port, procfile_command, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
+SCENARIOS = ROOT / "bench" / "scenarios.lua"
 SECONDS = int(os.environ.get("BENCH_SECONDS", "8"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "50"))
-PROFILES = 20
+SOAK_SECONDS = int(os.environ.get("BENCH_SOAK_SECONDS", "120"))
+THREADS = 2
+# BENCH_QUICK="ingest steady,yardstick ingest": only these phases, no file written.
+QUICK = [name for name in os.environ.get("BENCH_QUICK", "").split(",") if name]
+HEARTBEAT_INTERVAL_MS = 10_000
 
-# wrk script: every request is a new heartbeat (later time, further position) for one of
-# PROFILES x 50 titles, as many devices watching at once would send.
-INGEST_LUA = """
-local counter = 0
-local base = os.time() * 1000
-local token = os.getenv("BENCH_TOKEN")
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer " .. token
-request = function()
-  counter = counter + 1
-  local body = string.format(
-    '{"profile_id":"bench-%d","movie_id":"t%d","video_timestamp_ms":%d,' ..
-    '"client_request_time":%d,"device_id":"dev","event_type":"HEARTBEAT"}',
-    counter % PROFILES, counter % 50, counter * 10, base + counter)
-  return wrk.format(nil, nil, nil, body)
-end
-""".replace("PROFILES", str(PROFILES))
-
-READ_LUA = """
-local counter = 0
-wrk.headers["Authorization"] = "Bearer " .. os.getenv("BENCH_TOKEN")
-request = function()
-  counter = counter + 1
-  return wrk.format("GET", string.format("/api/v1/profiles/bench-%d/positions/t%d",
-    counter % PROFILES, counter % 50))
-end
-""".replace("PROFILES", str(PROFILES))
-
-
-def wrk(url: str, script: Path | None, token: str) -> dict[str, float]:
-    argv = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency", url]
-    if script is not None:
-        argv[1:1] = ["-s", str(script)]
-    out = subprocess.run(
-        argv, capture_output=True, text=True, check=True, env={**os.environ, "BENCH_TOKEN": token}
-    ).stdout
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    latency = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.MULTILINE))
-    return {
-        "requests_per_s": rate,
-        "non_2xx": float(errors.group(1)) if errors else 0.0,
-        "p50": _millis(latency.get("50", "0ms")),
-        "p99": _millis(latency.get("99", "0ms")),
-    }
+# name: (server, mode, heartbeats per request); "yard" is the yardstick.
+PHASES: dict[str, tuple[str, str, int]] = {
+    "healthz": ("stack", "healthz", 0),
+    "ingest steady": ("stack", "steady", 1),
+    "ingest session starts": ("stack", "starts", 1),
+    "ingest batch of 3": ("stack", "batch", 3),
+    "ingest batch of 50": ("stack", "batch", 50),
+    "resume hit": ("stack", "hit", 0),
+    "resume miss": ("stack", "miss", 0),
+    "yardstick ingest": ("yard", "steady", 1),
+    "yardstick resume": ("yard", "hit", 0),
+}
 
 
 def _millis(value: str) -> float:
     number, unit = re.match(r"([\d.]+)(\w+)", value).groups()  # type: ignore[union-attr]
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+@dataclass
+class Population:
+    """The seeded profiles and the simulated clock their heartbeats follow, so that every
+    run's heartbeats are newer than the last run's (as a real player's are)."""
+
+    tokens: Path
+    clock_ms: int = field(default_factory=lambda: int(time.time() * 1000) - 2 * 3600 * 1000)
+    offsets: Counter[str] = field(default_factory=Counter)
+    runs: int = 0
+
+    def wrk(self, url: str, mode: str, batch: int = 1, seconds: int = SECONDS) -> dict[str, float]:
+        """One wrk run of a scenario of bench/scenarios.lua; its figures."""
+        self.runs += 1
+        argv = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency"]
+        if mode == "healthz":
+            argv.append(f"{url}/healthz")
+        else:
+            argv += ["-s", str(SCENARIOS), url]
+        env = {
+            **os.environ,
+            "BENCH_MODE": mode,
+            "BENCH_TOKENS": str(self.tokens),
+            "BENCH_EPOCH": str(self.clock_ms),
+            "BENCH_OFFSET": str(self.offsets[mode]),
+            "BENCH_PROFILES": str(PROFILES),
+            "BENCH_THREADS": str(THREADS),
+            "BENCH_BATCH": str(batch),
+            "BENCH_RUN": str(self.runs),
+        }
+        out = subprocess.run(argv, capture_output=True, text=True, check=True, env=env).stdout
+        requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+        self.offsets[mode] += requests + THREADS * CONNECTIONS
+        if mode in ("steady", "batch"):  # the next run's heartbeats come later
+            self.clock_ms += HEARTBEAT_INTERVAL_MS * (requests * batch // PROFILES + batch + 1)
+        rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+        errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+        latency = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.MULTILINE))
+        p999 = re.search(r"^P999 (\d+)", out, re.MULTILINE)
+        return {
+            "requests_per_s": rate,
+            "heartbeats_per_s": rate * batch,
+            "non_2xx": float(errors.group(1)) if errors else 0.0,
+            "p50": _millis(latency.get("50", "0ms")),
+            "p99": _millis(latency.get("99", "0ms")),
+            "p99.9": int(p999.group(1)) / 1000 if p999 else 0.0,
+        }
+
+    def steady_request(self, host: str, profiles: int, epoch: int) -> Any:
+        """Request i of a constant-rate run: profile i % profiles, once per 10 s of its time."""
+        tokens = self.tokens.read_text().split()
+
+        def request(i: int) -> bytes:
+            p, k = i % profiles, i // profiles
+            position, at = 10_000 + 10_000 * k, epoch + 10_000 * k
+            body = (
+                f'{{"profile_id":"p{p}","movie_id":"s{p}","video_timestamp_ms":{position},'
+                f'"client_request_time":{at},"device_id":"tv","event_type":"HEARTBEAT"}}'
+            )
+            token = tokens[p // PER_ACCOUNT]
+            return fixedrate.post(host, "/api/v1/heartbeats", body.encode(), f"Bearer {token}")
+
+        return request
+
+    def miss_request(self, host: str) -> Any:
+        tokens = self.tokens.read_text().split()
+        offset = self.offsets["miss"]
+
+        def request(i: int) -> bytes:
+            g = offset + i
+            p, k = g % PROFILES, g // PROFILES
+            return (
+                f"GET /api/v1/profiles/p{p}/positions/h{k} HTTP/1.1\r\nHost: {host}\r\n"
+                f"Authorization: Bearer {tokens[p // PER_ACCOUNT]}\r\n\r\n"
+            ).encode()
+
+        return request
 
 
 def start_yardstick(stack: Stack) -> tuple[subprocess.Popen[bytes], str]:
@@ -107,86 +166,364 @@ def start_yardstick(stack: Stack) -> tuple[subprocess.Popen[bytes], str]:
     return process, f"http://127.0.0.1:{port}"
 
 
+@contextmanager
+def running(directory: Path, **env: str) -> Iterator[tuple[Stack, str, Population]]:
+    """A seeded stack and a yardstick beside it."""
+    stack = Stack(directory, web_workers=2, extra_env={**GENEROUS_LIMITS, **env})
+    stack.start_redis()
+    stack.manage("migrate", "--noinput", "--verbosity", "0")
+    if env.get("PLAYSTATE_STORE") == "cassandra":
+        stack.manage("sync_cassandra")
+    tokens = directory / "tokens.txt"
+    subprocess.run(
+        [sys.executable, "-m", "bench.seed", str(tokens)], cwd=ROOT, env=stack.env, check=True
+    )
+    stack.start_web()
+    stack.start_worker()
+    stack.start_beat()
+    stack.wait_for_worker()
+    yardstick, yard_url = start_yardstick(stack)
+    try:
+        yield stack, yard_url, Population(tokens)
+    finally:
+        yardstick.terminate()
+        yardstick.wait(10)
+        stack.stop()
+
+
+def rounds(
+    names: list[str], stack: Stack, yard_url: str, population: Population
+) -> dict[str, dict[str, float]]:
+    """ROUNDS alternating runs of each phase; the median of each figure."""
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in names}
+    with tqdm(total=ROUNDS * len(names), unit=" runs", disable=None) as progress:
+        for round_ in range(ROUNDS):
+            for name in names:
+                server, mode, batch = PHASES[name]
+                progress.set_description(f"round {round_ + 1}/{ROUNDS}: {name}")
+                url = stack.url if server == "stack" else yard_url
+                runs[name].append(population.wrk(url, mode, max(batch, 1)))
+                progress.update()
+    return {
+        name: {key: statistics.median(r[key] for r in results) for key in results[0]}
+        for name, results in runs.items()
+    }
+
+
+def warm_up(stack: Stack, yard_url: str, population: Population) -> None:
+    """Every profile's title hot in Redis (and in the yardstick's keys), as in steady viewing."""
+    # Three passes: a uvicorn worker meets a title only on the connections it took, and
+    # caches it (auth, catalog) on first sight.
+    for url, passes in ((stack.url, 3), (yard_url, 1)):
+        sent = 0.0
+        while sent < passes * PROFILES:
+            figures = population.wrk(url, "steady")
+            sent += figures["requests_per_s"] * SECONDS
+
+
+def counters(stack: Stack) -> dict[str, float]:
+    with urllib.request.urlopen(f"{stack.url}/metrics") as response:
+        text = response.read().decode()
+    return {k: float(v) for k, v in re.findall(r"^playstate_(\w+) ([\d.e+]+)$", text, re.M)}
+
+
+def drained(stack: Stack, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = counters(stack)
+        if now.get("pending_titles", 0) + now.get("inflight_titles", 0) == 0:
+            return
+        time.sleep(1)
+    raise TimeoutError("the backlog did not drain")
+
+
+def commandstats(client: redis.Redis) -> dict[str, tuple[int, int]]:
+    stats: dict[str, Any] = client.info("commandstats")
+    return {k.removeprefix("cmdstat_"): (v["calls"], v["usec"]) for k, v in stats.items()}
+
+
+def soak(stack: Stack, population: Population, saturation: float) -> dict[str, Any]:
+    """A constant-rate run at 70% of saturation where each profile heartbeats every 10 s:
+    latency, and what each heartbeat costs in store writes and Redis commands."""
+    rate = 0.7 * saturation
+    profiles = min(PROFILES, int(rate * HEARTBEAT_INTERVAL_MS / 1000))
+    client = stack.redis_client()
+    drained(stack, 120)
+    before, stats_before = counters(stack), commandstats(client)
+    host = stack.url.removeprefix("http://")
+    epoch = population.clock_ms
+    outcome = fixedrate.run(
+        stack.url,
+        population.steady_request(host, profiles, epoch),
+        rate=rate,
+        seconds=SOAK_SECONDS,
+        connections=CONNECTIONS,
+    )
+    population.clock_ms += HEARTBEAT_INTERVAL_MS * (outcome.sent // profiles + 2)
+    drained(stack, 120)
+    after, stats_after = counters(stack), commandstats(client)
+    applied = after["heartbeats_applied_total"] - before.get("heartbeats_applied_total", 0)
+    writes = after["store_writes_total"] - before.get("store_writes_total", 0)
+    per_heartbeat = {
+        name: {
+            "calls": round((calls - stats_before.get(name, (0, 0))[0]) / outcome.sent, 3),
+            "usec": round((usec - stats_before.get(name, (0, 0))[1]) / outcome.sent, 2),
+        }
+        for name, (calls, usec) in stats_after.items()
+        if calls > stats_before.get(name, (0, 0))[0]
+    }
+    return {
+        "rate_per_s": round(rate),
+        "seconds": SOAK_SECONDS,
+        "profiles": profiles,
+        "interval_per_profile_s": round(profiles / rate, 1),
+        "sent": outcome.sent,
+        "non_2xx": outcome.non_2xx,
+        "client_behind_ms": round(outcome.behind_ms, 1),
+        "p50": round(outcome.percentile(0.5), 2),
+        "p99": round(outcome.percentile(0.99), 2),
+        "p99.9": round(outcome.percentile(0.999), 2),
+        "heartbeats_applied": applied,
+        "store_writes": writes,
+        "store_writes_per_heartbeat": round(writes / applied, 3) if applied else None,
+        "redis_per_heartbeat": dict(
+            sorted(per_heartbeat.items(), key=lambda item: -item[1]["calls"])
+        ),
+    }
+
+
+def miss_latency(stack: Stack, population: Population, saturation: float) -> dict[str, float]:
+    """Resume reads the store serves, at 70% of their saturation: latency without queueing."""
+    rate = 0.7 * saturation
+    seconds = 10
+    outcome = fixedrate.run(
+        stack.url,
+        population.miss_request(stack.url.removeprefix("http://")),
+        rate=rate,
+        seconds=seconds,
+        connections=CONNECTIONS,
+    )
+    population.offsets["miss"] += outcome.sent
+    return {
+        "rate_per_s": round(rate),
+        "sent": outcome.sent,
+        "non_2xx": outcome.non_2xx,
+        "p50": round(outcome.percentile(0.5), 2),
+        "p99": round(outcome.percentile(0.99), 2),
+        "p99.9": round(outcome.percentile(0.999), 2),
+    }
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def web_worker(stack: Stack) -> int:
+    """One uvicorn worker process of the stack's web server (a leaf of its process tree)."""
+    pending, leaves = [stack.processes["web"].pid], []
+    while pending:
+        pid = pending.pop()
+        children = _children(pid)
+        pending += children
+        if not children:
+            leaves.append(pid)
+    return max(leaves)
+
+
+def profile(stack: Stack, population: Population, directory: Path) -> list[dict[str, Any]]:
+    """py-spy on one web worker during a steady run: the functions holding the most samples
+    (inclusive), the idle event loop left out."""
+    raw = directory / "profile.txt"
+    spy = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "py-spy"), "record", "--nonblocking", "--format",
+            "raw", "--rate", "200", "--duration", str(SECONDS), "--output", str(raw),
+            "--pid", str(web_worker(stack)),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    population.wrk(stack.url, "steady")
+    spy.wait(30)
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack_text, _, count = line.rpartition(" ")
+        frames = stack_text.split(";")
+        if any("select" in f and "selectors.py" in f for f in frames[-2:]):
+            continue  # the event loop waiting for work
+        total += int(count)
+        for frame in set(frames):
+            inclusive[frame] += int(count)
+    return [
+        {"function": frame, "share": round(count / total, 3)}
+        for frame, count in inclusive.most_common(40)
+        if count < total  # not the process's outermost frames
+    ][:25]
+
+
+def starts_on_cassandra(directory: Path) -> dict[str, dict[str, float]]:
+    from scripts.cassandra import Node
+
+    node = Node(directory / "cassandra")
+    node.start()
+    node.wait_ready()
+    try:
+        env = {
+            "PLAYSTATE_STORE": "cassandra",
+            "CASSANDRA_HOSTS": f"127.0.0.1:{node.port}",
+            "CASSANDRA_KEYSPACE": "playstate_bench",
+        }
+        with running(directory / "stack", **env) as (stack, yard_url, population):
+            return rounds(
+                ["ingest session starts", "yardstick ingest"], stack, yard_url, population
+            )
+    finally:
+        node.stop()
+
+
+TARGETS = [
+    # (what, figure, at least / at most, target)
+    ("ingest steady / yardstick", "ingest_steady_share", ">=", 0.65),
+    ("ingest p99 at 70% of saturation, ms", "soak_p99_ms", "<=", 25),
+    ("session starts (SQLite) / yardstick", "starts_sql_share", ">=", 0.35),
+    ("batch of 3: heartbeats/s x single", "batch3_gain", ">=", 2.2),
+    ("resume hit / yardstick", "resume_hit_share", ">=", 0.8),
+    ("resume miss p99 at 70% of its saturation, ms", "miss_p99_ms", "<=", 50),
+    ("store writes per heartbeat, steady viewing", "store_writes_per_heartbeat", "<=", 0.2),
+]
+
+
 def main() -> int:
     if shutil.which("wrk") is None:
         print("make bench needs wrk: apt-get install wrk", file=sys.stderr)
         return 2
+    if QUICK:  # a development loop: these phases only, printed
+        with (
+            tempfile.TemporaryDirectory(prefix="playstate-bench-") as tmp,
+            running(Path(tmp) / "sql") as (stack, yard_url, population),
+        ):
+            warm_up(stack, yard_url, population)
+            for name, f in rounds(QUICK, stack, yard_url, population).items():
+                print(f"{name:<22} {f['heartbeats_per_s'] or f['requests_per_s']:>8.0f}/s"
+                      f" p50 {f['p50']:.1f} p99 {f['p99']:.1f} ms")  # fmt: skip
+        return 0
     with tempfile.TemporaryDirectory(prefix="playstate-bench-") as tmp:
-        stack = Stack(Path(tmp), web_workers=2, extra_env=GENEROUS_LIMITS)
-        stack.start()
-        yardstick, yard_url = start_yardstick(stack)
-        try:
-            profiles = [arg for i in range(PROFILES) for arg in ("--profile", f"bench-{i}")]
-            token = stack.manage("issue_token", "bench", *profiles).strip()
-            scripts = Path(tmp)
-            (scripts / "ingest.lua").write_text(INGEST_LUA)
-            (scripts / "read.lua").write_text(READ_LUA)
-            phases = {
-                "healthz": (f"{stack.url}/healthz", None),
-                "ingest": (f"{stack.url}/api/v1/heartbeats", scripts / "ingest.lua"),
-                "resume": (stack.url, scripts / "read.lua"),
-                "yardstick ingest": (f"{yard_url}/api/v1/heartbeats", scripts / "ingest.lua"),
-                "yardstick resume": (yard_url, scripts / "read.lua"),
-            }
-            rounds: dict[str, list[dict[str, float]]] = {name: [] for name in phases}
-            # One step per wrk run, on a terminal (stderr); nothing otherwise.
-            with tqdm(total=ROUNDS * len(phases), unit=" runs", disable=None) as progress:
-                for round_ in range(ROUNDS):
-                    for name, (url, script) in phases.items():
-                        progress.set_description(f"round {round_ + 1}/{ROUNDS}: {name}")
-                        rounds[name].append(wrk(url, script, token))
-                        progress.update()
-            time.sleep(3)  # let the worker drain what is pending before reading the counters
-            with urllib.request.urlopen(f"{stack.url}/metrics") as response:
-                metrics = response.read().decode()
-        finally:
-            yardstick.terminate()
-            yardstick.wait(10)
-            stack.stop()
-    figures = {
-        name: {key: statistics.median(r[key] for r in runs) for key in runs[0]}
-        for name, runs in rounds.items()
+        with running(Path(tmp) / "sql") as (stack, yard_url, population):
+            warm_up(stack, yard_url, population)
+            figures = rounds(list(PHASES), stack, yard_url, population)
+            hottest = profile(stack, population, Path(tmp))
+            steady = figures["ingest steady"]["requests_per_s"]
+            soaked = soak(stack, population, steady)
+            missed = miss_latency(stack, population, figures["resume miss"]["requests_per_s"])
+        cassandra = starts_on_cassandra(Path(tmp) / "cassandra")
+    yard = figures["yardstick ingest"]["heartbeats_per_s"]
+    for name, f in figures.items():
+        f["x_healthz"] = round(f["requests_per_s"] / figures["healthz"]["requests_per_s"], 3)
+        if name.startswith("ingest"):
+            f["x_yardstick"] = round(f["heartbeats_per_s"] / yard, 3)
+        elif name.startswith("resume"):
+            yard_resume = figures["yardstick resume"]["requests_per_s"]
+            f["x_yardstick"] = round(f["requests_per_s"] / yard_resume, 3)
+    c_starts, c_yard = cassandra["ingest session starts"], cassandra["yardstick ingest"]
+    c_starts["x_yardstick"] = round(c_starts["heartbeats_per_s"] / c_yard["heartbeats_per_s"], 3)
+    reached = {
+        "ingest_steady_share": figures["ingest steady"]["x_yardstick"],
+        "soak_p99_ms": soaked["p99"],
+        "starts_sql_share": figures["ingest session starts"]["x_yardstick"],
+        "batch3_gain": round(
+            figures["ingest batch of 3"]["heartbeats_per_s"]
+            / figures["ingest steady"]["heartbeats_per_s"],
+            2,
+        ),
+        "resume_hit_share": figures["resume hit"]["x_yardstick"],
+        "miss_p99_ms": missed["p99"],
+        "store_writes_per_heartbeat": soaked["store_writes_per_heartbeat"],
+        "starts_cassandra_share": c_starts["x_yardstick"],
     }
-    base = figures["healthz"]["requests_per_s"]
-    for name in ("ingest", "resume"):
-        rate = figures[name]["requests_per_s"]
-        figures[name]["ratio_to_healthz"] = round(rate / base, 3)
-        yard = figures[f"yardstick {name}"]["requests_per_s"]
-        figures[name]["ratio_to_yardstick"] = round(rate / yard, 3)
-    counters = dict(re.findall(r"^(playstate_\w+_total) ([\d.e+]+)$", metrics, re.MULTILINE))
     result: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "cpu": _cpu_model(),
+        },
         "setup": {
             "web_workers": 2,
             "connections": CONNECTIONS,
             "seconds": SECONDS,
             "rounds": ROUNDS,
+            "profiles": PROFILES,
+            "profiles_per_account": PER_ACCOUNT,
         },
         "figures": figures,
-        "counters": {k: float(v) for k, v in counters.items()},
-    }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"bench-{result['when'].replace(':', '')}.json"
-    out.write_text(json.dumps(result, indent=2))
-    (RESULTS / "latest.json").write_text(json.dumps(result, indent=2))
-    chart.draw(result, out.with_suffix(".svg"))
-    shutil.copyfile(out.with_suffix(".svg"), RESULTS / "latest.svg")
-    columns = ("req/s", "x healthz", "x yardstick", "p50 ms", "p99 ms", "non-2xx")
-    print(f"{'endpoint':<17} " + " ".join(f"{c:>11}" for c in columns))
-    for name, f in figures.items():
-        ratio = f.get("ratio_to_healthz", f["requests_per_s"] / base)
-        share = f"{f['ratio_to_yardstick']:.2f}" if "ratio_to_yardstick" in f else "-"
-        print(
-            f"{name:<17} {f['requests_per_s']:>11.0f} {ratio:>11.2f} {share:>11} {f['p50']:>11.1f}"
-            f" {f['p99']:>11.1f} {f['non_2xx']:>11.0f}"
-        )
-    counted = result["counters"]
-    writes = counted.get("playstate_store_writes_total", 0)
-    applied = counted.get("playstate_heartbeats_applied_total", 0)
-    print(f"store writes: {writes:.0f} for {applied:.0f} applied heartbeats")
-    print(f"figures written to {out.relative_to(ROOT)} and, drawn, {out.with_suffix('.svg').name}")
+        "cassandra": cassandra,
+        "soak": soaked,
+        "resume_miss_at_fixed_rate": missed,
+        "profile_top": hottest,
+        "targets": [
+            {"what": what, "target": f"{op} {target}", "reached": reached[key],
+             "met": reached[key] is not None and (
+                 reached[key] >= target if op == ">=" else reached[key] <= target)}
+            for what, key, op, target in TARGETS
+        ] + [{"what": "session starts (Cassandra) / yardstick", "target": "reported",
+              "reached": reached["starts_cassandra_share"], "met": True}],
+    }  # fmt: skip
+    path = record.save("http", result)
+    chart.draw(result, path.with_suffix(".svg"))
+    shutil.copyfile(path.with_suffix(".svg"), path.parent / "latest.svg")
+    report(result)
+    print(f"figures written to {path.relative_to(ROOT)}, drawn in {path.with_suffix('.svg').name}")
     return 0
+
+
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor()
+
+
+def report(result: dict[str, Any]) -> None:
+    columns = (
+        "req/s",
+        "beats/s",
+        "x yardstick",
+        "x healthz",
+        "p50 ms",
+        "p99 ms",
+        "p99.9",
+        "non2xx",
+    )
+    print(f"{'phase':<22} " + " ".join(f"{c:>11}" for c in columns))
+    cassandra = result["cassandra"]["ingest session starts"]
+    rows = {**result["figures"], "session starts (cass.)": cassandra}
+    for name, f in rows.items():
+        share = f"{f['x_yardstick']:.2f}" if "x_yardstick" in f else "-"
+        print(
+            f"{name:<22} {f['requests_per_s']:>11.0f} {f['heartbeats_per_s']:>11.0f} {share:>11}"
+            f" {f.get('x_healthz', 0):>11.2f} {f['p50']:>11.1f} {f['p99']:>11.1f}"
+            f" {f['p99.9']:>11.1f} {f['non_2xx']:>11.0f}"
+        )
+    s = result["soak"]
+    print(
+        f"constant rate {s['rate_per_s']}/s for {s['seconds']} s, {s['profiles']} profiles"
+        f" (one heartbeat each per {s['interval_per_profile_s']} s): p50 {s['p50']} ms,"
+        f" p99 {s['p99']} ms, p99.9 {s['p99.9']} ms, non-2xx {s['non_2xx']};"
+        f" store writes per heartbeat {s['store_writes_per_heartbeat']}"
+    )
+    print("Redis commands per heartbeat (calls, µs):")
+    for name, cost in list(s["redis_per_heartbeat"].items())[:12]:
+        print(f"  {name:<14} {cost['calls']:>7.3f} {cost['usec']:>8.2f}")
+    print("where one web worker spends its time (py-spy, inclusive):")
+    for entry in result["profile_top"][:15]:
+        print(f"  {entry['share']:>6.1%}  {entry['function']}")
+    print("targets:")
+    for t in result["targets"]:
+        print(f"  {'met ' if t['met'] else 'MISS'} {t['what']}: {t['reached']} ({t['target']})")
 
 
 if __name__ == "__main__":

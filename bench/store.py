@@ -8,7 +8,6 @@ launcher unless CASSANDRA_HOSTS names one.
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import subprocess
@@ -21,6 +20,8 @@ from typing import Any
 
 import django
 from tqdm import tqdm
+
+from bench import record
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -174,8 +175,7 @@ def main() -> int:
         "stores": figures,
         "heavy_profile_year": history,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "store-latest.json").write_text(json.dumps(result, indent=2))
+    path = record.save("store", result)
     print(f"{'store':<10} {'flushes of 500 (writes/s)':>26} {'one per call':>13}")
     for name, f in figures.items():
         print(f"{name:<10} {f['batched_writes_per_s']:>26} {f['single_writes_per_s']:>13}")
@@ -193,7 +193,7 @@ def main() -> int:
         )
     if start_seconds is not None:
         print(f"local Cassandra node ready in {start_seconds:.1f}s")
-    print("figures written to bench/results/store-latest.json")
+    print(f"figures written to bench/results/{path.name}")
     return 0
 
 

@@ -1,8 +1,9 @@
 """`make bench` (third part): cross-device sync.
 
-1. PAUSE → other device: a listener holds a WebSocket for one profile while wrk loads the
-   heartbeat endpoint; another device POSTs PAUSEs, and the time from sending the POST to
-   the listener receiving the push is recorded (median, p99).
+1. PAUSE → other device: 1,000 WebSockets connected (five devices on each of 200 profiles)
+   and wrk sending steady heartbeats of the seeded population; a TV listens on one profile
+   while its phone POSTs PAUSEs, and the time from sending the POST to the TV receiving the
+   push is recorded (median, p99).
 2. Idle WebSockets per web process: one uvicorn process, N idle connections, its memory.
 """
 
@@ -12,7 +13,6 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -21,12 +21,12 @@ from typing import Any
 import httpx
 import websockets
 
-from bench.run import INGEST_LUA, PROFILES
-from tests.stack import GENEROUS_LIMITS, Stack
+from bench import record
+from bench.run import Population, running
+from tests.stack import Stack
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
 PAUSES = int(os.environ.get("BENCH_SYNC_PAUSES", "200"))
+SOCKETS = int(os.environ.get("BENCH_SYNC_SOCKETS", "1000"))
 IDLE = int(os.environ.get("BENCH_SYNC_IDLE", "2000"))
 
 
@@ -37,31 +37,54 @@ def _rss_mb(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
-async def _latencies(stack: Stack, token: str) -> list[float]:
+def _token(population: Population, profile: int) -> str:
+    return population.tokens.read_text().split()[profile // 5]
+
+
+async def _latencies(stack: Stack, population: Population) -> list[float]:
     url = stack.url.replace("http://", "ws://")
-    query = f"profile_id=sync-bench&device_id=tv&token={token}"
+    others = [
+        await websockets.connect(
+            f"{url}/ws/v1/sync?profile_id=p{p}&device_id=d{d}&token={_token(population, p)}"
+        )
+        for p in range(1, SOCKETS // 5 + 1)
+        for d in range(5)
+    ]
+    token = _token(population, 0)
     latencies = []
-    async with (
-        websockets.connect(f"{url}/ws/v1/sync?{query}") as tv,
-        httpx.AsyncClient(base_url=stack.url, headers={"Authorization": f"Bearer {token}"}) as http,
-    ):
-        await asyncio.sleep(0.5)
-        for i in range(PAUSES):
-            body = {
-                "profile_id": "sync-bench", "movie_id": f"t{i}", "video_timestamp_ms": 1000 + i,
-                "client_request_time": int(time.time() * 1000), "device_id": "phone",
-                "event_type": "PAUSE",
-            }  # fmt: skip
-            started = time.perf_counter()
-            response = await http.post("/api/v1/heartbeats", json=body)
-            assert response.status_code == 202, response.text
-            while True:
-                message = json.loads(await asyncio.wait_for(tv.recv(), 30))
-                if message.get("movie_id") == f"t{i}":
-                    break
-            latencies.append((time.perf_counter() - started) * 1000)
-            await asyncio.sleep(0.05)
+    try:
+        async with (
+            websockets.connect(f"{url}/ws/v1/sync?profile_id=p0&device_id=tv&token={token}") as tv,
+            httpx.AsyncClient(
+                base_url=stack.url, headers={"Authorization": f"Bearer {token}"}
+            ) as http,
+        ):
+            await asyncio.sleep(0.5)
+            for i in range(PAUSES):
+                body = {
+                    "profile_id": "p0", "movie_id": f"x{i}", "video_timestamp_ms": 1000 + i,
+                    "client_request_time": int(time.time() * 1000), "device_id": "phone",
+                    "event_type": "PAUSE",
+                }  # fmt: skip
+                started = time.perf_counter()
+                response = await http.post("/api/v1/heartbeats", json=body)
+                assert response.status_code == 202, response.text
+                while True:
+                    message = json.loads(await asyncio.wait_for(tv.recv(), 30))
+                    if message.get("movie_id") == f"x{i}":
+                        break
+                latencies.append((time.perf_counter() - started) * 1000)
+                await asyncio.sleep(0.05)
+    finally:
+        await asyncio.gather(*(s.close() for s in others))
     return latencies
+
+
+async def _with_load(stack: Stack, population: Population) -> tuple[list[float], float]:
+    seconds = max(20, PAUSES // 8 + SOCKETS // 200)
+    load = asyncio.create_task(asyncio.to_thread(population.wrk, stack.url, "steady", 1, seconds))
+    latencies = await _latencies(stack, population)
+    return latencies, (await load)["requests_per_s"]
 
 
 async def _hold_idle(stack: Stack, token: str, count: int) -> list[Any]:
@@ -76,35 +99,16 @@ async def _hold_idle(stack: Stack, token: str, count: int) -> list[Any]:
 def main() -> int:
     result: dict[str, Any] = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     with tempfile.TemporaryDirectory(prefix="playstate-sync-bench-") as tmp:
-        stack = Stack(Path(tmp) / "latency", web_workers=2, extra_env=GENEROUS_LIMITS)
-        stack.start()
-        try:
-            profiles = [a for i in range(PROFILES) for a in ("--profile", f"bench-{i}")]
-            token = stack.manage(
-                "issue_token", "bench", "--profile", "sync-bench", *profiles
-            ).strip()
-            script = Path(tmp) / "ingest.lua"
-            script.write_text(INGEST_LUA)
-            seconds = max(20, PAUSES // 8)
-            wrk = ["wrk", "-t1", "-c20", f"-d{seconds}s", "-s", str(script)]
-            load = subprocess.Popen(
-                [*wrk, f"{stack.url}/api/v1/heartbeats"],
-                env={**os.environ, "BENCH_TOKEN": token},
-                stdout=subprocess.PIPE,
-                text=True,
-            )
-            latencies = asyncio.run(_latencies(stack, token))
-            load_out = load.communicate()[0]
-        finally:
-            stack.stop()
-        rate = next((line for line in load_out.splitlines() if "Requests/sec" in line), "")
+        with running(Path(tmp) / "latency") as (stack, _, population):
+            latencies, rate = asyncio.run(_with_load(stack, population))
         ordered = sorted(latencies)
         result["pause_to_other_device_ms"] = {
             "samples": len(ordered),
             "median": round(statistics.median(ordered), 1),
             "p99": round(ordered[int(len(ordered) * 0.99) - 1], 1),
             "max": round(ordered[-1], 1),
-            "background_load": f"wrk 20 connections on POST /api/v1/heartbeats: {rate.strip()}",
+            "sockets_connected": SOCKETS + 1,
+            "background_load": f"wrk, 50 connections, steady heartbeats: {rate:.0f} req/s",
         }
 
         stack = Stack(Path(tmp) / "idle", web_workers=1)
@@ -130,19 +134,19 @@ def main() -> int:
             "rss_with_connections_mb": round(after, 1),
             "kb_per_connection": round((after - before) * 1024 / held, 1),
         }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "sync-latest.json").write_text(json.dumps(result, indent=2))
+    path = record.save("sync", result)
     p = result["pause_to_other_device_ms"]
     i = result["idle_websockets_one_process"]
     print(
-        f"PAUSE -> other device: median {p['median']} ms, p99 {p['p99']} ms ({p['samples']} runs)"
+        f"PAUSE -> other device: median {p['median']} ms, p99 {p['p99']} ms ({p['samples']} runs,"
+        f" {p['sockets_connected']} sockets connected)"
     )
     print(f"  under {p['background_load']}")
     print(
         f"{i['connections']} idle WebSockets on one web process: RSS {i['rss_before_mb']} ->"
         f" {i['rss_with_connections_mb']} MB ({i['kb_per_connection']} KB each)"
     )
-    print("figures written to bench/results/sync-latest.json")
+    print(f"figures written to {path.name}")
     return 0
 
 

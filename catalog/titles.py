@@ -1,37 +1,48 @@
 """The catalog as the rules see it (`core.series.Title`), cached per process: checking a
-heartbeat or drawing a Continue Watching row costs no SQL query for titles seen in the last
-`PLAYSTATE_CATALOG_CACHE_SECONDS`, and an imported or changed title is seen within that time.
+heartbeat or drawing a Continue Watching row costs no SQL query for a title this process has
+seen; an imported title is seen at once, a changed one within `PLAYSTATE_CATALOG_CACHE_SECONDS`
+(an entry past that time is answered from once more while a background task reloads it:
+core/refresh.py).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Collection, Iterable
 from typing import TypeVar
 
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.db import DatabaseError
 
 from catalog.models import Movie
+from core.refresh import BackgroundRefresh
 from core.series import Title
 
 # Clients name any movie id they like; past this many entries a cache starts over.
 MAX_ENTRIES = 100_000
 V = TypeVar("V")
+logger = logging.getLogger(__name__)
 
 
 class _Cache(dict[str, tuple[V, float]]):
-    def fresh(self, keys: Iterable[str]) -> tuple[dict[str, V], set[str]]:
+    def fresh(self, keys: Iterable[str]) -> tuple[dict[str, V], set[str], set[str]]:
+        """What is cached (stale entries too), what is not, and what is stale."""
         now = time.monotonic()
         found: dict[str, V] = {}
         missing: set[str] = set()
+        stale: set[str] = set()
         for key in keys:
             entry = self.get(key)
-            if entry is not None and entry[1] > now:
-                found[key] = entry[0]
-            else:
+            if entry is None:
                 missing.add(key)
-        return found, missing
+                continue
+            found[key] = entry[0]
+            if entry[1] <= now:
+                stale.add(key)
+        return found, missing, stale
 
     def keep(self, values: dict[str, V]) -> None:
         if len(self) + len(values) > MAX_ENTRIES:
@@ -71,9 +82,47 @@ def _load_series(series_ids: set[str]) -> dict[str, tuple[Title, ...]]:
     return {series_id: tuple(titles) for series_id, titles in episodes.items()}
 
 
+async def _reload_titles(movie_ids: set[str]) -> None:
+    _titles.keep(await database_sync_to_async(_load_titles)(movie_ids))
+
+
+async def _reload_series(series_ids: set[str]) -> None:
+    _series.keep(await database_sync_to_async(_load_series)(series_ids))
+
+
+_titles_refresh = BackgroundRefresh(_reload_titles)
+_series_refresh = BackgroundRefresh(_reload_series)
+
+
+def _load_catalog() -> dict[str, Title | None]:
+    """The catalog's newest titles, as many as half the cache holds (a deployment's web
+    process meets most of them within minutes)."""
+    newest = Movie.objects.order_by("-pk")[: MAX_ENTRIES // 2]
+    return {m.movie_id: title_of(m) for m in newest.iterator(chunk_size=2000)}
+
+
+async def _prefetch() -> None:
+    try:
+        _titles.keep(await database_sync_to_async(_load_catalog)())
+    except DatabaseError:
+        logger.warning("could not load the catalog ahead; titles load as they are met")
+
+
+_prefetched: set[asyncio.AbstractEventLoop] = set()
+_background: set[asyncio.Task[None]] = set()
+
+
 async def titles(movie_ids: Collection[str]) -> dict[str, Title | None]:
-    """`movie_id` → its title, or None for titles not (yet) in the catalog."""
-    found, missing = _titles.fresh(movie_ids)
+    """`movie_id` → its title, or None for titles not (yet) in the catalog. The first call
+    of a process also loads the catalog in the background, so titles met later cost the
+    request no query."""
+    if not _prefetched and settings.PLAYSTATE_CATALOG_PREFETCH:
+        _prefetched.add(asyncio.get_running_loop())
+        task = asyncio.create_task(_prefetch())
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+    found, missing, stale = _titles.fresh(movie_ids)
+    _titles_refresh.add(stale)
     if missing:
         loaded: dict[str, Title | None] = await database_sync_to_async(_load_titles)(missing)
         _titles.keep(loaded)
@@ -88,7 +137,8 @@ async def durations(movie_ids: Collection[str]) -> dict[str, int | None]:
 
 async def series_episodes(series_ids: Collection[str]) -> dict[str, tuple[Title, ...]]:
     """Every episode of each series in the catalog, specials and removed ones included."""
-    found, missing = _series.fresh(series_ids)
+    found, missing, stale = _series.fresh(series_ids)
+    _series_refresh.add(stale)
     if missing:
         loaded: dict[str, tuple[Title, ...]] = await database_sync_to_async(_load_series)(missing)
         _series.keep(loaded)
@@ -99,3 +149,6 @@ async def series_episodes(series_ids: Collection[str]) -> dict[str, tuple[Title,
 def clear_cache() -> None:
     _titles.clear()
     _series.clear()
+    _titles_refresh.clear()
+    _series_refresh.clear()
+    _prefetched.clear()

@@ -369,8 +369,11 @@ CELERY_BEAT_SCHEDULE = {
 # --- Playstate ---------------------------------------------------------------------------
 # Hot keys expire after this long without a heartbeat.
 PLAYSTATE_HOT_TTL_SECONDS = envint("PLAYSTATE_HOT_TTL_SECONDS", 48 * 3600)
-# Plain heartbeats for one title are coalesced into one store write per window.
-PLAYSTATE_COALESCE_WINDOW_MS = envint("PLAYSTATE_COALESCE_WINDOW_MS", 10_000)
+# Plain heartbeats for one title are coalesced into one store write per window. A minute
+# makes steady viewing (a heartbeat per 10 s) cost about one write per seven heartbeats; what
+# a lost Redis without its file could cost is that minute of progress, never a pause point
+# (PAUSE/STOP/SEEK are due at once). README, "Capacity plan".
+PLAYSTATE_COALESCE_WINDOW_MS = envint("PLAYSTATE_COALESCE_WINDOW_MS", 60_000)
 # A worker that claimed pending titles and died gives them back after this long.
 PLAYSTATE_CLAIM_LEASE_MS = envint("PLAYSTATE_CLAIM_LEASE_MS", 15_000)
 PLAYSTATE_FLUSH_BATCH = envint("PLAYSTATE_FLUSH_BATCH", 500)
@@ -383,6 +386,9 @@ PLAYSTATE_EVENT_ID_TTL_SECONDS = envint("PLAYSTATE_EVENT_ID_TTL_SECONDS", 48 * 3
 # Token and catalog lookups are cached per process so the hot path costs no SQL query.
 PLAYSTATE_AUTH_CACHE_SECONDS = envint("PLAYSTATE_AUTH_CACHE_SECONDS", 60)
 PLAYSTATE_CATALOG_CACHE_SECONDS = envint("PLAYSTATE_CATALOG_CACHE_SECONDS", 60)
+# Each process loads the catalog's newest 50,000 titles in the background when it first
+# checks a heartbeat, so titles cost no query on the request path (README, "Capacity plan").
+PLAYSTATE_CATALOG_PREFETCH = envbool("PLAYSTATE_CATALOG_PREFETCH", True)
 PLAYSTATE_STORE = os.environ.get("PLAYSTATE_STORE", "sql")
 # The heartbeat and resume endpoints are served before Django (config/fastpath.py); off, the
 # DRF views serve them (the same services), e.g. to debug with Django's middleware.

@@ -157,6 +157,8 @@ def _cassandra_alias_closes_nothing() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _isolated(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # No background catalog load racing a test's own database work (test_catalog has one).
+    settings.PLAYSTATE_CATALOG_PREFETCH = False
     ratelimit.clear_cache()
 
 

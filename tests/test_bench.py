@@ -13,12 +13,22 @@ from tests.cases import heartbeat
 from tests.stack import RedisServer
 
 
-def test_the_chart_shows_each_endpoint_and_its_share_of_healthz(tmp_path: Path) -> None:
+def test_the_chart_shows_each_phase_and_its_share_of_the_yardstick(tmp_path: Path) -> None:
     figures = {
-        "healthz": {"requests_per_s": 20_000.0, "p50": 1.5, "p99": 6.0},
-        "ingest": {"requests_per_s": 4_000.0, "p50": 12.0, "p99": 80.0},
-        "resume": {"requests_per_s": 6_000.0, "p50": 8.0, "p99": 50.0},
-    }
+        "healthz": {"requests_per_s": 20_000.0, "x_healthz": 1.0, "p50": 1.5, "p99": 6.0},
+        "ingest steady": {
+            "requests_per_s": 4_000.0, "heartbeats_per_s": 4_000.0, "x_yardstick": 0.5,
+            "p50": 12.0, "p99": 80.0,
+        },
+        "ingest batch of 3": {
+            "requests_per_s": 3_000.0, "heartbeats_per_s": 9_000.0, "x_yardstick": 1.125,
+            "p50": 15.0, "p99": 90.0,
+        },
+        "resume hit": {
+            "requests_per_s": 6_000.0, "heartbeats_per_s": 0.0, "x_yardstick": 0.75,
+            "p50": 8.0, "p99": 50.0,
+        },
+    }  # fmt: skip
     result = {
         "when": "2026-11-28T13:00:00Z",
         "machine": {"cpus": 2},
@@ -29,7 +39,14 @@ def test_the_chart_shows_each_endpoint_and_its_share_of_healthz(tmp_path: Path) 
     chart.draw(result, out)
     svg = out.read_text()
     assert svg.startswith("<?xml")
-    for text in ("healthz", "ingest", "resume", "0.20 of healthz", "0.30 of healthz"):
+    for text in (
+        "healthz",
+        "ingest steady",
+        "resume hit",
+        "20,000/s (1.00 of healthz)",
+        "9,000/s (1.12 of the yardstick)",  # a batch's heartbeats, not its requests
+        "6,000/s (0.75 of the yardstick)",
+    ):
         assert text in svg, text
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -33,3 +34,41 @@ def test_the_cache_stays_bounded(run: Run, monkeypatch: pytest.MonkeyPatch) -> N
     for i in range(25):
         run(titles.durations([f"random-{i}"]))
     assert len(titles._titles) <= 10
+
+
+@pytest.mark.anyio
+@pytest.mark.django_db(transaction=True)
+async def test_a_changed_title_is_answered_from_the_cache_while_it_is_reloaded(
+    settings: Any,
+) -> None:
+    """No request waits for SQL for a title its process has seen; the change still shows."""
+    settings.PLAYSTATE_CATALOG_CACHE_SECONDS = 0  # every entry is past its time at once
+    await Movie.objects.acreate(movie_id="m1", title="Film One", duration_ms=600_000)
+    titles.clear_cache()
+    assert await titles.durations(["m1"]) == {"m1": 600_000}
+    await Movie.objects.filter(movie_id="m1").aupdate(duration_ms=700_000)
+    assert await titles.durations(["m1"]) == {"m1": 600_000}  # stale, and a reload started
+    for _ in range(100):
+        if await titles.durations(["m1"]) == {"m1": 700_000}:
+            break
+        await asyncio.sleep(0.02)
+    assert await titles.durations(["m1"]) == {"m1": 700_000}
+
+
+@pytest.mark.anyio
+@pytest.mark.django_db(transaction=True)
+async def test_the_first_check_loads_the_catalog_in_the_background(settings: Any) -> None:
+    """A web process meets thousands of titles; the first one it checks brings them all."""
+    settings.PLAYSTATE_CATALOG_PREFETCH = True
+    await Movie.objects.abulk_create(
+        [Movie(movie_id=f"t{i}", title=f"Film {i}", duration_ms=60_000 + i) for i in range(300)]
+    )
+    titles.clear_cache()
+    assert await titles.durations(["t0"]) == {"t0": 60_000}
+    for _ in range(100):
+        if len(titles._titles) == 300:
+            break
+        await asyncio.sleep(0.02)
+    found, missing, _ = titles._titles.fresh(["t1", "t299"])
+    assert missing == set()
+    assert {m: t and t.duration_ms for m, t in found.items()} == {"t1": 60_001, "t299": 60_299}

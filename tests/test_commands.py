@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Coroutine
 from io import StringIO
 from pathlib import Path
@@ -201,3 +202,21 @@ def test_import_catalog_shows_progress_on_a_terminal_only(tmp_path: Path) -> Non
         tmp_path, "import_catalog", str(catalog), tty=True
     )
     assert manage_with_stderr_on(tmp_path, "import_catalog", str(catalog), tty=False) == ""
+
+
+@pytest.mark.anyio
+async def test_a_revoked_token_stops_working_once_its_background_reload_is_done(
+    settings: Any,
+) -> None:
+    settings.PLAYSTATE_AUTH_CACHE_SECONDS = 0  # every entry is past its time at once
+    token = (await asyncio.to_thread(issue, "carol", "--profile", "carol-tv")).strip()
+    assert await principal_for_token(token) is not None
+    await ApiToken.objects.filter(account__username="carol").adelete()
+    # Answered from the cache (no SQL on the request path) while a reload runs...
+    assert await principal_for_token(token) is not None
+    for _ in range(100):
+        await asyncio.sleep(0.02)
+        if await principal_for_token(token) is None:
+            break
+    # ...and refused once the reload found the token gone.
+    assert await principal_for_token(token) is None

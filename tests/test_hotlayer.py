@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import redis
+from django.conf import settings as django_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -85,9 +86,10 @@ def test_plain_heartbeats_are_due_after_the_window_and_a_pause_at_once(
 ) -> None:
     first = ingest(run, [state(1, NOW - 5)])
     assert not first.nudge
-    assert redis_client.zscore(hotlayer.shard_of("p").pending, "p/m1") == NOW + 10_000
+    window = django_settings.PLAYSTATE_COALESCE_WINDOW_MS
+    assert redis_client.zscore(hotlayer.shard_of("p").pending, "p/m1") == NOW + window
     assert ingest(run, [state(2, NOW - 4)]).nudge is False
-    assert redis_client.zscore(hotlayer.shard_of("p").pending, "p/m1") == NOW + 10_000
+    assert redis_client.zscore(hotlayer.shard_of("p").pending, "p/m1") == NOW + window
     pause = ingest(run, [state(3, NOW - 3, EventType.PAUSE)])
     assert pause.nudge
     assert redis_client.zscore(hotlayer.shard_of("p").pending, "p/m1") == NOW

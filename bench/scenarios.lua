@@ -1,0 +1,73 @@
+-- wrk script for `make bench`: the seeded population (bench/seed.py) watching.
+--
+-- Request g (counted across wrk's threads from BENCH_OFFSET) belongs to profile
+-- p = g % BENCH_PROFILES, whose account's token is line p // 5 of BENCH_TOKENS; k = g // profiles
+-- is that profile's k-th request of the run, at simulated time BENCH_EPOCH + k * 10 s.
+--
+-- BENCH_MODE:
+--   steady  a heartbeat of the profile's title s<p> (hot in Redis after the first)
+--   starts  a heartbeat of a title the profile never watched (not in Redis: store read-through)
+--   batch   BENCH_BATCH consecutive heartbeats of s<p> in one request
+--   hit     resume read of s<p> (in Redis)
+--   miss    resume read of h<k> (in the store only, until this read repairs the cache)
+
+local threads = 0
+
+function setup(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
+
+function init(args)
+  tokens = {}
+  for line in io.lines(os.getenv("BENCH_TOKENS")) do
+    tokens[#tokens + 1] = line
+  end
+  mode = os.getenv("BENCH_MODE")
+  epoch = tonumber(os.getenv("BENCH_EPOCH"))
+  offset = tonumber(os.getenv("BENCH_OFFSET") or "0")
+  profiles = tonumber(os.getenv("BENCH_PROFILES"))
+  stride = tonumber(os.getenv("BENCH_THREADS"))
+  batch = tonumber(os.getenv("BENCH_BATCH") or "1")
+  run = os.getenv("BENCH_RUN") or "0"
+  counter = 0
+end
+
+local function heartbeat(p, title, k)
+  return string.format(
+    '{"profile_id":"p%d","movie_id":"%s","video_timestamp_ms":%d,' ..
+    '"client_request_time":%d,"device_id":"tv","event_type":"HEARTBEAT"}',
+    p, title, 10000 + 10000 * k, epoch + 10000 * k)
+end
+
+function request()
+  local g = offset + counter * stride + tid
+  counter = counter + 1
+  local p = g % profiles
+  local k = math.floor(g / profiles)
+  local headers = {}
+  headers["Authorization"] = "Bearer " .. tokens[math.floor(p / 5) + 1]
+  if mode == "hit" then
+    return wrk.format("GET", string.format("/api/v1/profiles/p%d/positions/s%d", p, p), headers)
+  elseif mode == "miss" then
+    return wrk.format("GET", string.format("/api/v1/profiles/p%d/positions/h%d", p, k), headers)
+  end
+  local body
+  if mode == "steady" then
+    body = heartbeat(p, "s" .. p, k)
+  elseif mode == "starts" then
+    body = heartbeat(p, string.format("n%s-%d", run, g), 0)
+  else
+    local parts = {}
+    for j = 0, batch - 1 do
+      parts[j + 1] = heartbeat(p, "s" .. p, k * batch + j)
+    end
+    body = '{"heartbeats":[' .. table.concat(parts, ",") .. ']}'
+  end
+  headers["Content-Type"] = "application/json"
+  return wrk.format("POST", "/api/v1/heartbeats", headers, body)
+end
+
+function done(summary, latency, requests)
+  io.write(string.format("P999 %d\n", latency:percentile(99.9)))
+end
