@@ -76,8 +76,7 @@ for i = 0, n - 1 do
     if short == 0 and hard_account > 0 then
       short = take(KEYS[K.account_ceiling], hard_account, hard_account)
     end
-    redis.call('HINCRBY', stats, 'sent', 1)
-    redis.call('EXPIRE', stats, 7200)
+    if redis.call('HINCRBY', stats, 'sent', 1) == 1 then redis.call('EXPIRE', stats, 7200) end
     if short > 0 then
       code = 4
       wait = math.max(wait, short)
@@ -87,8 +86,11 @@ for i = 0, n - 1 do
     else
       local cur = redis.call('HMGET', hot, 'sig', 'crt', 'pos', 'dev', 'evt', 'dur')
       if newer({sig, crt, pos, dev, evt, dur}, cur, threshold) then
-        redis.call('HSET', hot, 'sig', sig, 'pos', pos, 'crt', crt, 'dev', dev, 'evt', evt, 'dur', dur)
-        redis.call('HSETNX', hot, 'hid', '0')
+        if cur[2] then
+          redis.call('HSET', hot, 'sig', sig, 'pos', pos, 'crt', crt, 'dev', dev, 'evt', evt, 'dur', dur)
+        else  -- a new title: not hidden (a hiding mark is kept across later heartbeats)
+          redis.call('HSET', hot, 'sig', sig, 'pos', pos, 'crt', crt, 'dev', dev, 'evt', evt, 'dur', dur, 'hid', '0')
+        end
         redis.call('ZADD', recent, crt, ARGV[a + AI.movie])
         redis.call('EXPIRE', recent, hot_ttl)
         local due = urgent and now or now + window
@@ -108,14 +110,15 @@ for i = 0, n - 1 do
 end
 if ARGV[A.counting] == '1' then
   local metrics = KEYS[K.metrics]
-  redis.call('HINCRBY', metrics, 'heartbeats_duplicate', counts[1])
-  redis.call('HINCRBY', metrics, 'heartbeats_applied', counts[2])
-  redis.call('HINCRBY', metrics, 'heartbeats_stale', counts[3])
-  redis.call('HINCRBY', metrics, 'heartbeats_accepted', counts[1] + counts[2] + counts[3])
-  redis.call('HINCRBY', metrics, 'heartbeats_rate_limited', counts[5])
-  for j = A_N + n * AI_N + 1, #ARGV, 2 do
-    redis.call('HINCRBY', metrics, ARGV[j], ARGV[j + 1])
+  local function add(name, amount)
+    if tonumber(amount) ~= 0 then redis.call('HINCRBY', metrics, name, amount) end
   end
+  add('heartbeats_duplicate', counts[1])
+  add('heartbeats_applied', counts[2])
+  add('heartbeats_stale', counts[3])
+  add('heartbeats_accepted', counts[1] + counts[2] + counts[3])
+  add('heartbeats_rate_limited', counts[5])
+  for j = A_N + n * AI_N + 1, #ARGV, 2 do add(ARGV[j], ARGV[j + 1]) end
 end
 out[n + 1] = nudge
 out[n + 2] = wait
