@@ -77,11 +77,9 @@ class Population:
     tokens: Path
     clock_ms: int = field(default_factory=lambda: int(time.time() * 1000) - 2 * 3600 * 1000)
     offsets: Counter[str] = field(default_factory=Counter)
-    runs: int = 0
 
     def wrk(self, url: str, mode: str, batch: int = 1, seconds: int = SECONDS) -> dict[str, float]:
         """One wrk run of a scenario of bench/scenarios.lua; its figures."""
-        self.runs += 1
         argv = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency"]
         if mode == "healthz":
             argv.append(f"{url}/healthz")
@@ -96,7 +94,6 @@ class Population:
             "BENCH_PROFILES": str(PROFILES),
             "BENCH_THREADS": str(THREADS),
             "BENCH_BATCH": str(batch),
-            "BENCH_RUN": str(self.runs),
         }
         out = subprocess.run(argv, capture_output=True, text=True, check=True, env=env).stdout
         requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
@@ -333,9 +330,11 @@ def web_worker(stack: Stack) -> int:
     return max(leaves)
 
 
-def profile(stack: Stack, population: Population, directory: Path) -> list[dict[str, Any]]:
-    """py-spy on one web worker during a steady run: the functions holding the most samples
-    (inclusive), the idle event loop left out."""
+PROJECT = ("accounts/", "catalog/", "config/", "core/", "history/", "ops/", "playstate/", "sync/")
+
+
+def profile(stack: Stack, population: Population, directory: Path) -> dict[str, Any]:
+    """py-spy on one web worker (all its threads) during a steady run."""
     raw = directory / "profile.txt"
     spy = subprocess.Popen(
         [
@@ -348,21 +347,32 @@ def profile(stack: Stack, population: Population, directory: Path) -> list[dict[
     )  # fmt: skip
     population.wrk(stack.url, "steady")
     spy.wait(30)
+    return where_time_goes(raw.read_text())
+
+
+def where_time_goes(raw: str) -> dict[str, Any]:
+    """py-spy's raw (collapsed) stacks: the project's functions by the share of busy samples
+    they are on the stack of, and the functions busy samples end in."""
     inclusive: Counter[str] = Counter()
+    leaves: Counter[str] = Counter()
     total = 0
-    for line in raw.read_text().splitlines():
+    for line in raw.splitlines():
         stack_text, _, count = line.rpartition(" ")
         frames = stack_text.split(";")
-        if any("select" in f and "selectors.py" in f for f in frames[-2:]):
-            continue  # the event loop waiting for work
+        if "selectors.py" in frames[-1] or "(threading.py" in frames[-1]:
+            continue  # the event loop, or an idle thread, waiting for work
         total += int(count)
-        for frame in set(frames):
+        leaves[frames[-1]] += int(count)
+        for frame in {f for f in frames if f.partition("(")[2].startswith(PROJECT)}:
             inclusive[frame] += int(count)
-    return [
-        {"function": frame, "share": round(count / total, 3)}
-        for frame, count in inclusive.most_common(40)
-        if count < total  # not the process's outermost frames
-    ][:25]
+
+    def shares(counter: Counter[str]) -> list[dict[str, Any]]:
+        return [
+            {"function": frame, "share": round(count / total, 3)}
+            for frame, count in counter.most_common(15)
+        ]
+
+    return {"samples": total, "inclusive": shares(inclusive), "self": shares(leaves)}
 
 
 def starts_on_cassandra(directory: Path) -> dict[str, dict[str, float]]:
@@ -463,7 +473,7 @@ def main() -> int:
         "cassandra": cassandra,
         "soak": soaked,
         "resume_miss_at_fixed_rate": missed,
-        "profile_top": hottest,
+        "profile": hottest,
         "targets": [
             {"what": what, "target": f"{op} {target}", "reached": reached[key],
              "met": reached[key] is not None and (
@@ -518,9 +528,12 @@ def report(result: dict[str, Any]) -> None:
     print("Redis commands per heartbeat (calls, µs):")
     for name, cost in list(s["redis_per_heartbeat"].items())[:12]:
         print(f"  {name:<14} {cost['calls']:>7.3f} {cost['usec']:>8.2f}")
-    print("where one web worker spends its time (py-spy, inclusive):")
-    for entry in result["profile_top"][:15]:
-        print(f"  {entry['share']:>6.1%}  {entry['function']}")
+    top = result["profile"]
+    print(f"where one web worker spends its time (py-spy, {top['samples']} busy samples):")
+    for kind in ("inclusive", "self"):
+        print(f"  {kind}:")
+        for entry in top[kind][:12]:
+            print(f"  {entry['share']:>6.1%}  {entry['function']}")
     print("targets:")
     for t in result["targets"]:
         print(f"  {'met ' if t['met'] else 'MISS'} {t['what']}: {t['reached']} ({t['target']})")

@@ -6,7 +6,8 @@
 --
 -- BENCH_MODE:
 --   steady  a heartbeat of the profile's title s<p> (hot in Redis after the first)
---   starts  a heartbeat of a title the profile never watched (not in Redis: store read-through)
+--   starts  a heartbeat of a catalog title the profile never watched, s<(p + 1 + k) % profiles>
+--           (not in Redis: read through from the store, which has nothing for it)
 --   batch   BENCH_BATCH consecutive heartbeats of s<p> in one request
 --   hit     resume read of s<p> (in Redis)
 --   miss    resume read of h<k> (in the store only, until this read repairs the cache)
@@ -29,7 +30,6 @@ function init(args)
   profiles = tonumber(os.getenv("BENCH_PROFILES"))
   stride = tonumber(os.getenv("BENCH_THREADS"))
   batch = tonumber(os.getenv("BENCH_BATCH") or "1")
-  run = os.getenv("BENCH_RUN") or "0"
   counter = 0
 end
 
@@ -56,7 +56,8 @@ function request()
   if mode == "steady" then
     body = heartbeat(p, "s" .. p, k)
   elseif mode == "starts" then
-    body = heartbeat(p, string.format("n%s-%d", run, g), 0)
+    -- another profile's title: in the catalog, never watched by this profile
+    body = heartbeat(p, "s" .. (p + 1 + k) % profiles, 0)
   else
     local parts = {}
     for j = 0, batch - 1 do

@@ -367,7 +367,8 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Playstate ---------------------------------------------------------------------------
-# Hot keys expire after this long without a heartbeat.
+# Hot keys expire after this long without a heartbeat (90-100% of it: the TTL is renewed once
+# it fell below 90%).
 PLAYSTATE_HOT_TTL_SECONDS = envint("PLAYSTATE_HOT_TTL_SECONDS", 48 * 3600)
 # Plain heartbeats for one title are coalesced into one store write per window. A minute
 # makes steady viewing (a heartbeat per 10 s) cost about one write per seven heartbeats; what

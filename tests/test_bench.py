@@ -66,3 +66,26 @@ async def test_the_yardstick_keeps_the_newest_heartbeat_and_reads_it_back(
         resumed = await http.get("/api/v1/profiles/alice-tv/positions/m1")
     assert resumed.json() == {"movie_id": "m1", "position_ms": 300_000}
     assert redis.Redis.from_url(redis_server.url).zcard("yard:pending") == 1
+
+
+def test_the_profile_counts_busy_samples_only_and_names_the_project_code() -> None:
+    from bench.run import where_time_goes
+
+    raw = "\n".join(
+        [
+            "run (asyncio/runners.py:118);select (selectors.py:415) 50",  # idle loop
+            "run (asyncio/runners.py:118);app (config/fastpath.py:162);"
+            "ingest (playstate/hotlayer.py:251);pack_command (redis/connection.py:1357) 30",
+            "run (asyncio/runners.py:118);app (config/fastpath.py:162);send (uvicorn/h.py:5) 10",
+        ]
+    )
+    found = where_time_goes(raw)
+    assert found["samples"] == 40
+    assert found["inclusive"] == [
+        {"function": "app (config/fastpath.py:162)", "share": 1.0},
+        {"function": "ingest (playstate/hotlayer.py:251)", "share": 0.75},
+    ]
+    assert found["self"][0] == {
+        "function": "pack_command (redis/connection.py:1357)",
+        "share": 0.75,
+    }

@@ -69,6 +69,26 @@ def test_the_script_agrees_with_the_ordering_rule_in_any_delivery(
         assert run(hotlayer.get_state("p", movie_id)) == expected
 
 
+def test_a_watched_title_stays_for_its_ttl_without_an_expire_on_every_heartbeat(
+    redis_client: redis.Redis, run: Run
+) -> None:
+    """A key's TTL is set when it is made and renewed once it fell below 90% of it: an idle
+    title goes 43-48 h after its last heartbeat (by default), at a PTTL read per heartbeat
+    rather than a write the append-only file and the replicas each take."""
+    ttl = django_settings.PLAYSTATE_HOT_TTL_SECONDS
+    hot, recent = hotlayer.hot_key("p", "m1"), hotlayer.recent_key("p")
+    versions = hotlayer.versions_key("p", "m1")
+    ingest(run, [state(1, NOW - 30)])
+    for key in (hot, recent):
+        assert ttl - 2 <= redis_client.ttl(key) <= ttl
+    assert redis_client.ttl(versions) > 0
+    redis_client.expire(hot, int(ttl * 0.95))  # as if a few hours went by
+    redis_client.expire(recent, int(ttl * 0.5))
+    ingest(run, [state(2, NOW - 20)])
+    assert int(ttl * 0.95) - 2 <= redis_client.ttl(hot) <= int(ttl * 0.95)  # not renewed yet
+    assert ttl - 2 <= redis_client.ttl(recent) <= ttl  # renewed
+
+
 def test_a_cold_title_is_reported_not_applied(redis_client: redis.Redis, run: Run) -> None:
     cold = run(
         hotlayer.ingest(

@@ -12,11 +12,17 @@
 -- whether to nudge a worker, and the milliseconds until a limited one would pass.
 -- (compare.lua is prepended: newer(), bytes_gt())
 local now, window, n = tonumber(ARGV[A.now]), tonumber(ARGV[A.window]), tonumber(ARGV[A.items])
-local hot_ttl, event_ttl = ARGV[A.hot_ttl], ARGV[A.event_ttl]
-local threshold, versions_ttl = ARGV[A.ignore_start], ARGV[A.versions_ttl]
+local hot_ttl, event_ttl = tonumber(ARGV[A.hot_ttl]) * 1000, ARGV[A.event_ttl]
+local threshold, versions_ttl = ARGV[A.ignore_start], tonumber(ARGV[A.versions_ttl]) * 1000
 local hard_profile, hard_account = tonumber(ARGV[A.profile_ceiling]), tonumber(ARGV[A.account_ceiling])
 local out, counts, nudge, wait = {}, {0, 0, 0, 0, 0}, 0, 0
 local pending = KEYS[K.pending]
+
+-- Keep a key for `ttl_ms` more, give or take `slack_ms`: most calls are a PTTL, a read,
+-- rather than a write that the append-only file and the replicas would each receive.
+local function keep(key, ttl_ms, slack_ms)
+  if redis.call('PTTL', key) < ttl_ms - slack_ms then redis.call('PEXPIRE', key, ttl_ms) end
+end
 
 -- Take one token from a bucket of `capacity` refilling at `per_minute`; else the wait in ms.
 local function take(key, capacity, per_minute)
@@ -28,7 +34,8 @@ local function take(key, capacity, per_minute)
   local short = 0
   if tokens >= 1 then tokens = tokens - 1 else short = math.ceil((1 - tokens) / rate) end
   redis.call('HSET', key, 't', tostring(tokens), 'at', now)
-  redis.call('PEXPIRE', key, math.ceil(capacity / rate) + 60000)
+  -- Kept at least until it would be full again (an expired bucket is a full one).
+  keep(key, math.ceil(capacity / rate) + 60000, 60000)
   return short
 end
 
@@ -45,7 +52,7 @@ local function remember(key, crt, pos, dev, evt)
     if c < ocrt or (c == ocrt and p <= opos) then return end
   end
   redis.call('HSET', key, field, crt .. '|' .. pos .. '|' .. evt)
-  redis.call('EXPIRE', key, versions_ttl)
+  keep(key, versions_ttl, versions_ttl / 10)
   if not old and redis.call('HLEN', key) > MAX_VERSIONS then
     local all, points = redis.call('HGETALL', key), {}
     for j = 1, #all, 2 do
@@ -92,7 +99,7 @@ for i = 0, n - 1 do
           redis.call('HSET', hot, 'sig', sig, 'pos', pos, 'crt', crt, 'dev', dev, 'evt', evt, 'dur', dur, 'hid', '0')
         end
         redis.call('ZADD', recent, crt, ARGV[a + AI.movie])
-        redis.call('EXPIRE', recent, hot_ttl)
+        keep(recent, hot_ttl, hot_ttl / 10)
         local due = urgent and now or now + window
         if redis.call('ZADD', pending, 'LT', 'CH', due, ARGV[a + AI.member]) == 1 and urgent then
           nudge = 1
@@ -101,7 +108,7 @@ for i = 0, n - 1 do
       else
         code = 2
       end
-      redis.call('EXPIRE', hot, hot_ttl)
+      keep(hot, hot_ttl, hot_ttl / 10)
       remember(KEYS[k + KI.versions], crt, pos, dev, evt)
     end
   end
