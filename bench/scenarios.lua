@@ -1,8 +1,10 @@
 -- wrk script for `make bench`: the seeded population (bench/seed.py) watching.
 --
--- Request g (counted across wrk's threads from BENCH_OFFSET) belongs to profile
--- p = g % BENCH_PROFILES, whose account's token is line p // 5 of BENCH_TOKENS; k = g // profiles
--- is that profile's k-th request of the run, at simulated time BENCH_EPOCH + k * 10 s.
+-- Request g (counted across wrk's threads from BENCH_OFFSET, where the last run of the mode
+-- stopped) belongs to profile p = g % BENCH_PROFILES, whose account's token is line p // 5 of
+-- BENCH_TOKENS. It is that profile's t-th request of this run, t = (g - offset) // profiles,
+-- at simulated time BENCH_EPOCH + t * 10 s (every run starts after the last one's times);
+-- k = g // profiles counts on across runs, naming titles not met before.
 --
 -- BENCH_MODE:
 --   steady  a heartbeat of the profile's title s<p> (hot in Redis after the first)
@@ -45,6 +47,7 @@ function request()
   counter = counter + 1
   local p = g % profiles
   local k = math.floor(g / profiles)
+  local t = math.floor((g - offset) / profiles)
   local headers = {}
   headers["Authorization"] = "Bearer " .. tokens[math.floor(p / 5) + 1]
   if mode == "hit" then
@@ -54,14 +57,14 @@ function request()
   end
   local body
   if mode == "steady" then
-    body = heartbeat(p, "s" .. p, k)
+    body = heartbeat(p, "s" .. p, t)
   elseif mode == "starts" then
     -- another profile's title: in the catalog, never watched by this profile
     body = heartbeat(p, "s" .. (p + 1 + k) % profiles, 0)
   else
     local parts = {}
     for j = 0, batch - 1 do
-      parts[j + 1] = heartbeat(p, "s" .. p, k * batch + j)
+      parts[j + 1] = heartbeat(p, "s" .. p, t * batch + j)
     end
     body = '{"heartbeats":[' .. table.concat(parts, ",") .. ']}'
   end
