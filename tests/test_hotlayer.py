@@ -21,6 +21,7 @@ from playstate.hotlayer import IngestItem, IngestOutcome
 from tests.cases import unlimited
 
 NOW = 1_700_000_100_000
+URGENT_DUE = NOW - 365 * 86_400_000  # PAUSE/STOP/SEEK: ahead of every plain title
 Run = Callable[[Coroutine[Any, Any, Any]], Any]
 
 heartbeats = st.builds(
@@ -112,9 +113,21 @@ def test_plain_heartbeats_are_due_after_the_window_and_a_pause_at_once(
     assert redis_client.zscore(hotlayer.shard_of("p").pending, "p/m1") == NOW + window
     pause = ingest(run, [state(3, NOW - 3, EventType.PAUSE)])
     assert pause.nudge
-    assert redis_client.zscore(hotlayer.shard_of("p").pending, "p/m1") == NOW
+    assert redis_client.zscore(hotlayer.shard_of("p").pending, "p/m1") == URGENT_DUE
     # Already due: no second nudge.
     assert not ingest(run, [state(4, NOW - 2, EventType.SEEK)]).nudge
+
+
+def test_a_pause_is_claimed_before_plain_titles_that_waited_longer(
+    redis_client: redis.Redis, run: Run
+) -> None:
+    """Workers behind on plain heartbeats still write (and push) a pause first."""
+    for i in range(5):
+        ingest(run, [PlayState("p", f"plain{i}", 60_000, NOW - 10, "tv", EventType.HEARTBEAT)])
+    ingest(run, [PlayState("p", "paused", 60_000, NOW - 5, "phone", EventType.PAUSE)])
+    later = NOW + 10 * django_settings.PLAYSTATE_COALESCE_WINDOW_MS  # every title overdue
+    first = run(hotlayer.claim(now_ms=later, limit=1))
+    assert first.members == ["p/paused"]
 
 
 def test_a_claim_whose_worker_died_comes_back_after_its_lease(
@@ -140,7 +153,7 @@ def test_a_heartbeat_during_a_flush_is_pending_again(redis_client: redis.Redis, 
     taken = run(hotlayer.claim(now_ms=NOW, limit=10))
     ingest(run, [state(2, NOW + 1, EventType.PAUSE)])
     run(hotlayer.ack(taken, written=1))
-    assert redis_client.zscore(hotlayer.shard_of("p").pending, "p/m1") == NOW
+    assert redis_client.zscore(hotlayer.shard_of("p").pending, "p/m1") == URGENT_DUE
 
 
 @pytest.mark.parametrize("existing_hid", [0, 5])

@@ -1,5 +1,6 @@
 -- Apply a batch of heartbeats: last write wins per title, atomically; schedule each new
--- winner in the pending set (due now for PAUSE/STOP/SEEK, after the window otherwise).
+-- winner in the pending set (due a year ago for PAUSE/STOP/SEEK, so they are claimed before
+-- any plain title; after the window otherwise).
 -- Token buckets, in the same call: plain heartbeats spend from their profile's bucket;
 -- every heartbeat spends from the hard per-profile and per-account ceilings (on a Redis
 -- Cluster the account's is in another slot: the caller takes it, account_ceiling is 0).
@@ -17,6 +18,7 @@ local threshold, versions_ttl = ARGV[A.ignore_start], tonumber(ARGV[A.versions_t
 local hard_profile, hard_account = tonumber(ARGV[A.profile_ceiling]), tonumber(ARGV[A.account_ceiling])
 local out, counts, nudge, wait = {}, {0, 0, 0, 0, 0}, 0, 0
 local pending = KEYS[K.pending]
+local URGENT_AHEAD_MS = 365 * 86400000
 
 -- Keep a key for `ttl_ms` more, give or take `slack_ms`: most calls are a PTTL, a read,
 -- rather than a write that the append-only file and the replicas would each receive.
@@ -100,7 +102,9 @@ for i = 0, n - 1 do
         end
         redis.call('ZADD', recent, crt, ARGV[a + AI.movie])
         keep(recent, hot_ttl, hot_ttl / 10)
-        local due = urgent and now or now + window
+        -- PAUSE/STOP/SEEK go ahead of every plain title, overdue ones included: a device
+        -- hears of a pause promptly even while the workers work through a backlog.
+        local due = urgent and now - URGENT_AHEAD_MS or now + window
         if redis.call('ZADD', pending, 'LT', 'CH', due, ARGV[a + AI.member]) == 1 and urgent then
           nudge = 1
         end
