@@ -76,6 +76,11 @@ class Population:
 
     tokens: Path
     clock_ms: int = field(default_factory=lambda: int(time.time() * 1000) - 2 * 3600 * 1000)
+    origin_ms: int = 0
+
+    def __post_init__(self) -> None:
+        self.origin_ms = self.clock_ms
+
     offsets: Counter[str] = field(default_factory=Counter)
 
     def wrk(self, url: str, mode: str, batch: int = 1, seconds: int = SECONDS) -> dict[str, float]:
@@ -90,6 +95,7 @@ class Population:
             "BENCH_MODE": mode,
             "BENCH_TOKENS": str(self.tokens),
             "BENCH_EPOCH": str(self.clock_ms),
+            "BENCH_ORIGIN": str(self.origin_ms),
             "BENCH_OFFSET": str(self.offsets[mode]),
             "BENCH_PROFILES": str(PROFILES),
             "BENCH_THREADS": str(THREADS),
@@ -119,7 +125,8 @@ class Population:
 
         def request(i: int) -> bytes:
             p, k = i % profiles, i // profiles
-            position, at = 10_000 + 10_000 * k, epoch + 10_000 * k
+            at = epoch + 10_000 * k
+            position = 10_000 + at - self.origin_ms  # carried on across runs, as in the Lua
             body = (
                 f'{{"profile_id":"p{p}","movie_id":"s{p}","video_timestamp_ms":{position},'
                 f'"client_request_time":{at},"device_id":"tv","event_type":"HEARTBEAT"}}'

@@ -28,6 +28,7 @@ function init(args)
   end
   mode = os.getenv("BENCH_MODE")
   epoch = tonumber(os.getenv("BENCH_EPOCH"))
+  origin = tonumber(os.getenv("BENCH_ORIGIN"))
   offset = tonumber(os.getenv("BENCH_OFFSET") or "0")
   profiles = tonumber(os.getenv("BENCH_PROFILES"))
   stride = tonumber(os.getenv("BENCH_THREADS"))
@@ -35,11 +36,15 @@ function init(args)
   counter = 0
 end
 
+-- The position is the simulated time since the bench began (BENCH_ORIGIN), so every profile's
+-- positions go on across runs as its times do (a position that went back under 180 s would
+-- rightly not replace a place beyond it).
 local function heartbeat(p, title, k)
+  local at = epoch + 10000 * k
   return string.format(
     '{"profile_id":"p%d","movie_id":"%s","video_timestamp_ms":%d,' ..
     '"client_request_time":%d,"device_id":"tv","event_type":"HEARTBEAT"}',
-    p, title, 10000 + 10000 * k, epoch + 10000 * k)
+    p, title, 10000 + at - origin, at)
 end
 
 function request()
