@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import TypeVar
 
 from channels.db import database_sync_to_async
@@ -28,6 +28,15 @@ logger = logging.getLogger(__name__)
 
 
 class _Cache(dict[str, tuple[V, float]]):
+    """Keys to values loaded by `load` (in the database thread), kept for
+    `PLAYSTATE_CATALOG_CACHE_SECONDS`; an entry past that time is answered from while a
+    background task reloads it."""
+
+    def __init__(self, load: Callable[[set[str]], dict[str, V]]) -> None:
+        super().__init__()
+        self._load = load
+        self._refresh = BackgroundRefresh(self._reload)
+
     def fresh(self, keys: Iterable[str]) -> tuple[dict[str, V], set[str], set[str]]:
         """What is cached (stale entries too), what is not, and what is stale."""
         now = time.monotonic()
@@ -51,9 +60,22 @@ class _Cache(dict[str, tuple[V, float]]):
         for key, value in values.items():
             self[key] = (value, expires)
 
+    async def get_many(self, keys: Collection[str]) -> dict[str, V]:
+        """Each key's value: cached, or loaded now if this process never met the key."""
+        found, missing, stale = self.fresh(keys)
+        self._refresh.add(stale)
+        if missing:
+            loaded: dict[str, V] = await database_sync_to_async(self._load)(missing)
+            self.keep(loaded)
+            found.update(loaded)
+        return found
 
-_titles: _Cache[Title | None] = _Cache()
-_series: _Cache[tuple[Title, ...]] = _Cache()
+    async def _reload(self, keys: set[str]) -> None:
+        self.keep(await database_sync_to_async(self._load)(keys))
+
+    def reset(self) -> None:
+        self.clear()
+        self._refresh.clear()
 
 
 def title_of(movie: Movie) -> Title:
@@ -82,16 +104,8 @@ def _load_series(series_ids: set[str]) -> dict[str, tuple[Title, ...]]:
     return {series_id: tuple(titles) for series_id, titles in episodes.items()}
 
 
-async def _reload_titles(movie_ids: set[str]) -> None:
-    _titles.keep(await database_sync_to_async(_load_titles)(movie_ids))
-
-
-async def _reload_series(series_ids: set[str]) -> None:
-    _series.keep(await database_sync_to_async(_load_series)(series_ids))
-
-
-_titles_refresh = BackgroundRefresh(_reload_titles)
-_series_refresh = BackgroundRefresh(_reload_series)
+_titles: _Cache[Title | None] = _Cache(_load_titles)
+_series: _Cache[tuple[Title, ...]] = _Cache(_load_series)
 
 
 def _load_catalog() -> dict[str, Title | None]:
@@ -108,26 +122,17 @@ async def _prefetch() -> None:
         logger.warning("could not load the catalog ahead; titles load as they are met")
 
 
-_prefetched: set[asyncio.AbstractEventLoop] = set()
-_background: set[asyncio.Task[None]] = set()
+_prefetching: asyncio.Task[None] | None = None
 
 
 async def titles(movie_ids: Collection[str]) -> dict[str, Title | None]:
     """`movie_id` → its title, or None for titles not (yet) in the catalog. The first call
     of a process also loads the catalog in the background, so titles met later cost the
     request no query."""
-    if not _prefetched and settings.PLAYSTATE_CATALOG_PREFETCH:
-        _prefetched.add(asyncio.get_running_loop())
-        task = asyncio.create_task(_prefetch())
-        _background.add(task)
-        task.add_done_callback(_background.discard)
-    found, missing, stale = _titles.fresh(movie_ids)
-    _titles_refresh.add(stale)
-    if missing:
-        loaded: dict[str, Title | None] = await database_sync_to_async(_load_titles)(missing)
-        _titles.keep(loaded)
-        found.update(loaded)
-    return found
+    global _prefetching
+    if _prefetching is None and settings.PLAYSTATE_CATALOG_PREFETCH:
+        _prefetching = asyncio.create_task(_prefetch())
+    return await _titles.get_many(movie_ids)
 
 
 async def durations(movie_ids: Collection[str]) -> dict[str, int | None]:
@@ -137,18 +142,11 @@ async def durations(movie_ids: Collection[str]) -> dict[str, int | None]:
 
 async def series_episodes(series_ids: Collection[str]) -> dict[str, tuple[Title, ...]]:
     """Every episode of each series in the catalog, specials and removed ones included."""
-    found, missing, stale = _series.fresh(series_ids)
-    _series_refresh.add(stale)
-    if missing:
-        loaded: dict[str, tuple[Title, ...]] = await database_sync_to_async(_load_series)(missing)
-        _series.keep(loaded)
-        found.update(loaded)
-    return found
+    return await _series.get_many(series_ids)
 
 
 def clear_cache() -> None:
-    _titles.clear()
-    _series.clear()
-    _titles_refresh.clear()
-    _series_refresh.clear()
-    _prefetched.clear()
+    global _prefetching
+    _titles.reset()
+    _series.reset()
+    _prefetching = None
