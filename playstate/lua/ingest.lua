@@ -95,11 +95,9 @@ for i = 0, n - 1 do
     else
       local cur = redis.call('HMGET', hot, 'sig', 'crt', 'pos', 'dev', 'evt', 'dur')
       if newer({sig, crt, pos, dev, evt, dur}, cur, threshold) then
-        if cur[2] then
-          redis.call('HSET', hot, 'sig', sig, 'pos', pos, 'crt', crt, 'dev', dev, 'evt', evt, 'dur', dur)
-        else  -- a new title: not hidden (a hiding mark is kept across later heartbeats)
-          redis.call('HSET', hot, 'sig', sig, 'pos', pos, 'crt', crt, 'dev', dev, 'evt', evt, 'dur', dur, 'hid', '0')
-        end
+        redis.call('HSET', hot, 'sig', sig, 'pos', pos, 'crt', crt, 'dev', dev, 'evt', evt, 'dur', dur)
+        -- A new title is not hidden; an existing one keeps its hiding mark.
+        if not cur[2] then redis.call('HSET', hot, 'hid', '0') end
         redis.call('ZADD', recent, crt, ARGV[a + AI.movie])
         keep(recent, hot_ttl, hot_ttl / 10)
         -- PAUSE/STOP/SEEK go ahead of every plain title, overdue ones included: a device
