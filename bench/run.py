@@ -26,9 +26,10 @@ import tempfile
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -76,12 +77,19 @@ class Population:
 
     tokens: Path
     clock_ms: int = field(default_factory=lambda: int(time.time() * 1000) - 2 * 3600 * 1000)
-    origin_ms: int = 0
+    offsets: Counter[str] = field(default_factory=Counter)
+    origin_ms: int = field(init=False)  # where the clock started: positions count from it
 
     def __post_init__(self) -> None:
         self.origin_ms = self.clock_ms
 
-    offsets: Counter[str] = field(default_factory=Counter)
+    @cached_property
+    def _tokens(self) -> list[str]:
+        return self.tokens.read_text().split()
+
+    def token_of(self, profile: int) -> str:
+        """The token of profile p<profile>'s account."""
+        return self._tokens[profile // PER_ACCOUNT]
 
     def wrk(self, url: str, mode: str, batch: int = 1, seconds: int = SECONDS) -> dict[str, float]:
         """One wrk run of a scenario of bench/scenarios.lua; its figures."""
@@ -119,9 +127,8 @@ class Population:
             "p99.9": int(p999.group(1)) / 1000 if p999 else 0.0,
         }
 
-    def steady_request(self, host: str, profiles: int, epoch: int) -> Any:
+    def steady_request(self, host: str, profiles: int, epoch: int) -> Callable[[int], bytes]:
         """Request i of a constant-rate run: profile i % profiles, once per 10 s of its time."""
-        tokens = self.tokens.read_text().split()
 
         def request(i: int) -> bytes:
             p, k = i % profiles, i // profiles
@@ -131,13 +138,12 @@ class Population:
                 f'{{"profile_id":"p{p}","movie_id":"s{p}","video_timestamp_ms":{position},'
                 f'"client_request_time":{at},"device_id":"tv","event_type":"HEARTBEAT"}}'
             )
-            token = tokens[p // PER_ACCOUNT]
+            token = self.token_of(p)
             return fixedrate.post(host, "/api/v1/heartbeats", body.encode(), f"Bearer {token}")
 
         return request
 
-    def miss_request(self, host: str) -> Any:
-        tokens = self.tokens.read_text().split()
+    def miss_request(self, host: str) -> Callable[[int], bytes]:
         offset = self.offsets["miss"]
 
         def request(i: int) -> bytes:
@@ -145,7 +151,7 @@ class Population:
             p, k = g % PROFILES, g // PROFILES
             return (
                 f"GET /api/v1/profiles/p{p}/positions/h{k} HTTP/1.1\r\nHost: {host}\r\n"
-                f"Authorization: Bearer {tokens[p // PER_ACCOUNT]}\r\n\r\n"
+                f"Authorization: Bearer {self.token_of(p)}\r\n\r\n"
             ).encode()
 
         return request

@@ -37,20 +37,16 @@ def _rss_mb(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
-def _token(population: Population, profile: int) -> str:
-    return population.tokens.read_text().split()[profile // 5]
-
-
 async def _latencies(stack: Stack, population: Population) -> list[float]:
     url = stack.url.replace("http://", "ws://")
     others = [
         await websockets.connect(
-            f"{url}/ws/v1/sync?profile_id=p{p}&device_id=d{d}&token={_token(population, p)}"
+            f"{url}/ws/v1/sync?profile_id=p{p}&device_id=d{d}&token={population.token_of(p)}"
         )
         for p in range(1, SOCKETS // 5 + 1)
         for d in range(5)
     ]
-    token = _token(population, 0)
+    token = population.token_of(0)
     latencies = []
     try:
         async with (
