@@ -38,7 +38,14 @@ from tqdm import tqdm
 
 from bench import chart, fixedrate, record
 from bench.seed import PER_ACCOUNT, PROFILES
-from tests.stack import GENEROUS_LIMITS, Stack, free_port, procfile_command, wait_for_port
+from tests.stack import (
+    GENEROUS_LIMITS,
+    Stack,
+    descendants,
+    free_port,
+    procfile_command,
+    wait_for_port,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "bench" / "scenarios.lua"
@@ -324,23 +331,10 @@ def miss_latency(stack: Stack, population: Population, saturation: float) -> dic
     }
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        found += [int(c) for c in (task / "children").read_text().split()]
-    return found
-
-
 def web_worker(stack: Stack) -> int:
-    """One uvicorn worker process of the stack's web server (a leaf of its process tree)."""
-    pending, leaves = [stack.processes["web"].pid], []
-    while pending:
-        pid = pending.pop()
-        children = _children(pid)
-        pending += children
-        if not children:
-            leaves.append(pid)
-    return max(leaves)
+    """One uvicorn worker process of the stack's web server (uvicorn spawns them)."""
+    tree = descendants(stack.processes["web"].pid)
+    return max(pid for pid, command in tree.items() if "spawn_main" in command)
 
 
 PROJECT = ("accounts/", "catalog/", "config/", "core/", "history/", "ops/", "playstate/", "sync/")

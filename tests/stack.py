@@ -284,6 +284,19 @@ class PostgresServer:
         self.directory = None
 
 
+def descendants(pid: int) -> dict[int, str]:
+    """Every process below `pid`, with its command line."""
+    found: dict[int, str] = {}
+    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+    for child in map(int, children.stdout.split()):
+        try:
+            found[child] = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except FileNotFoundError:
+            continue
+        found.update(descendants(child))
+    return found
+
+
 # Load tests and synthetic bursts are not abuse: the limiter has tests of its own.
 GENEROUS_LIMITS = {
     "PLAYSTATE_RATE_LIMIT_BURST": "1000000",

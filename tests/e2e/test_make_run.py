@@ -17,24 +17,11 @@ import pytest
 
 from tests.cases import heartbeat
 from tests.e2e.conftest import wait_for
-from tests.stack import GENEROUS_LIMITS, ROOT, free_port
+from tests.stack import GENEROUS_LIMITS, ROOT, descendants, free_port
 
 pytestmark = pytest.mark.e2e
 
 BIN = ROOT / ".venv" / "bin"
-
-
-def descendants(pid: int) -> dict[int, str]:
-    """Every process below `pid`, with its command line."""
-    found: dict[int, str] = {}
-    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
-    for child in map(int, children.stdout.split()):
-        try:
-            found[child] = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except FileNotFoundError:
-            continue
-        found.update(descendants(child))
-    return found
 
 
 def parent_of(pid: int) -> int:
