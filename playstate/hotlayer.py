@@ -5,15 +5,18 @@ Keys carry the profile as a Redis Cluster hash tag (braces literal), so every ke
 profile lives in one slot, and one script call applies a profile's heartbeats atomically on a
 single Redis and on a cluster alike (profile and movie ids cannot contain '/', ' ' or braces):
 
-- `v1:playstats:{profile}:movie`    hash sig, pos, crt, dev, evt, dur, hid, fgt: the winning
-                                     heartbeat (sig: it holds the place), and the hidings
+- `v1:playstats:{profile}:movie`    hash sig, pos, crt, dev, evt, dur, hid, fgt, exp: the
+                                     winning heartbeat (sig: it holds the place), the hidings,
+                                     and how far its expiry was last pushed out
 - `v1:recent:{profile}`              zset movie → crt: the profile's titles in the hot layer
 - `v1:versions:{profile}:movie`      hash "device|10-minute bucket" → "crt|pos|evt": resume
                                      points, kept 30 days (core/versions.py)
 - `v1:removals:{profile}`            zset movie → when it was hidden, for `since=` catch-ups
 - `v1:evt:{profile}:event_id`        seen event ids (idempotent retries)
-- `v1:rl:{profile}`, `v1:rl:hard:{profile}`, `v1:rl:account:{a<id>}`   token buckets
-- `v1:pstats:{profile}:hour`         heartbeats sent and limited, for support staff
+- `v1:rl:{profile}`                 hash: the profile's token buckets (plain heartbeats, hard
+                                     ceiling), and what it sent and had limited this hour and
+                                     the last, for support staff
+- `v1:rl:account:{a<id>}`            hash: the account's hard ceiling
 
 The pipeline's sets, "profile/movie" members:
 
@@ -55,6 +58,8 @@ from playstate import scripts
 VERSIONS_TTL_SECONDS = 30 * 86_400
 DUE_SETS = 16
 METRIC_SHARDS = 16
+# Counters of refused heartbeats, by reason: "rejected:invalid", …
+REJECTED_PREFIX = "rejected:"
 
 # Outcome of one heartbeat in the ingest script.
 DUPLICATE, APPLIED, STALE, COLD, RATE_LIMITED = 0, 1, 2, 3, 4
@@ -85,16 +90,9 @@ def removals_key(profile_id: str) -> str:
     return f"v1:removals:{_tagged(profile_id)}"
 
 
-def stats_key(profile_id: str, hour: int) -> str:
-    return f"v1:pstats:{_tagged(profile_id)}:{hour}"
-
-
-def bucket_key(profile_id: str) -> str:
+def limits_key(profile_id: str) -> str:
+    """The profile's rate-limit buckets and what it sent this hour and the last (buckets.lua)."""
     return f"v1:rl:{_tagged(profile_id)}"
-
-
-def ceiling_key(profile_id: str) -> str:
-    return f"v1:rl:hard:{_tagged(profile_id)}"
 
 
 def account_key(account_id: int) -> str:
@@ -171,7 +169,21 @@ async def counters() -> dict[str, int]:
     for fields in await pipe.execute():
         for name, value in fields.items():
             totals[name] += int(value)
-    return dict(totals)
+    return with_sums(totals)
+
+
+def with_sums(counters: Mapping[str, int]) -> dict[str, int]:
+    """The counters as kept, with the two that are sums of others: stored, they would be two
+    more increments per request on the hottest key."""
+    accepted = sum(counters.get(f"heartbeats_{n}", 0) for n in ("duplicate", "applied", "stale"))
+    refused = counters.get("heartbeats_rate_limited", 0) + sum(
+        v for k, v in counters.items() if k.startswith(REJECTED_PREFIX)
+    )
+    return {
+        **counters,
+        "heartbeats_accepted": accepted,
+        "heartbeats_received": accepted + refused,
+    }
 
 
 def state_from_hash(profile_id: str, movie_id: str, fields: Mapping[str, str]) -> PlayState | None:
@@ -228,7 +240,6 @@ def outcome_counters(codes: Sequence[int]) -> dict[str, int]:
         "heartbeats_duplicate": tally[DUPLICATE],
         "heartbeats_applied": tally[APPLIED],
         "heartbeats_stale": tally[STALE],
-        "heartbeats_accepted": tally[DUPLICATE] + tally[APPLIED] + tally[STALE],
         "heartbeats_rate_limited": tally[RATE_LIMITED],
     }
 
@@ -341,16 +352,13 @@ async def _ingest_slot(
             counting=int(not clustered),
         )
     )
-    hour = now_ms // 3_600_000
     for s, event_id in items:
         burst, per_minute = limits.per_profile[s.profile_id]
         keys += scripts.IngestItemKeys(
             hot=hot_key(s.profile_id, s.movie_id),
             event=event_key(s.profile_id, event_id or "-"),
             recent=recent_key(s.profile_id),
-            bucket=bucket_key(s.profile_id),
-            ceiling=ceiling_key(s.profile_id),
-            stats=stats_key(s.profile_id, hour),
+            limits=limits_key(s.profile_id),
             versions=versions_key(s.profile_id, s.movie_id),
         )
         args += scripts.IngestItemArgs(
@@ -559,14 +567,13 @@ async def sweep() -> int:
 async def profile_stats(profile_id: str, *, now_ms: int) -> dict[str, int]:
     """Heartbeats the profile sent, and how many were limited, this hour and the last."""
     hour = now_ms // 3_600_000
-    pipe = hot_client().pipeline(transaction=False)
-    pipe.hgetall(stats_key(profile_id, hour - 1))
-    pipe.hgetall(stats_key(profile_id, hour))
-    totals = {"sent": 0, "limited": 0}
-    for fields in await pipe.execute():
-        for name in totals:
-            totals[name] += int(fields.get(name, 0))
-    return totals
+    fields = await hot_client().hmget(limits_key(profile_id), ["h", "s", "l", "ps", "pl"])
+    counted, sent, limited, sent_before, limited_before = (int(v or 0) for v in fields)
+    if counted == hour:
+        return {"sent": sent + sent_before, "limited": limited + limited_before}
+    if counted == hour - 1:
+        return {"sent": sent, "limited": limited}
+    return {"sent": 0, "limited": 0}
 
 
 async def backlog() -> dict[str, int]:

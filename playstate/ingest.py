@@ -136,8 +136,8 @@ class _Plan:
 
     @property
     def counters(self) -> dict[str, int]:
-        # Accepted and rate-limited heartbeats are counted by the ingest script itself.
-        counts = {"heartbeats_received": len(self.items)}
+        # The refusals; the ingest script counts the rest (received and accepted are sums).
+        counts: dict[str, int] = {}
         for _, rejection in self.rejected:
             key = metrics.rejected(rejection.reason)
             counts[key] = counts.get(key, 0) + 1

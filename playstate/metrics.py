@@ -15,8 +15,8 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from core.redis import aclient
 from playstate import hotlayer
+from playstate.hotlayer import REJECTED_PREFIX
 
-REJECTED_PREFIX = "rejected:"
 # Open WebSockets: channel name → until when it counts (each socket renews its lease while
 # open), so a web process that dies takes its sockets out of the count within a lease.
 SOCKETS = "v1:sockets"

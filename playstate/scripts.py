@@ -29,9 +29,7 @@ class IngestItemKeys(NamedTuple):
     hot: str
     event: str
     recent: str
-    bucket: str
-    ceiling: str
-    stats: str
+    limits: str
     versions: str
 
 
@@ -153,7 +151,9 @@ class Script:
     args: type[tuple[Any, ...]]
     item_keys: type[tuple[Any, ...]] | None = None
     item_args: type[tuple[Any, ...]] | None = None
-    compare: bool = False
+    # Lua files prepended for the functions they define (compare.lua: newer(), bytes_gt();
+    # buckets.lua: bucket_hash(), spend(), save_buckets()).
+    prelude: tuple[str, ...] = ()
     text: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -161,8 +161,7 @@ class Script:
         parts = [_table("K", self.keys, 1), _table("A", self.args, 1)]
         if self.item_keys and self.item_args:
             parts += [_table("KI", self.item_keys, 0), _table("AI", self.item_args, 0)]
-        if self.compare:
-            parts.append((lua / "compare.lua").read_text())
+        parts += [(lua / f"{name}.lua").read_text() for name in self.prelude]
         parts.append((lua / f"{self.name}.lua").read_text())
         object.__setattr__(self, "text", "".join(parts))
 
@@ -207,10 +206,17 @@ class Script:
 # AsyncScript objects hold the SHA1 of their text, computed once; they run on any client.
 _registered: dict[str, AsyncScript] = {}
 
-INGEST = Script("ingest", IngestKeys, IngestArgs, IngestItemKeys, IngestItemArgs, compare=True)
-REPAIR = Script("repair", RepairKeys, RepairArgs, compare=True)
+INGEST = Script(
+    "ingest",
+    IngestKeys,
+    IngestArgs,
+    IngestItemKeys,
+    IngestItemArgs,
+    prelude=("compare", "buckets"),
+)
+REPAIR = Script("repair", RepairKeys, RepairArgs, prelude=("compare",))
 HIDE = Script("hide", HideKeys, HideArgs)
 CLAIM = Script("claim", ClaimKeys, ClaimArgs)
 ACK = Script("ack", AckKeys, AckArgs)
 RELEASE = Script("release", ReleaseKeys, ReleaseArgs)
-CEILING = Script("ceiling", CeilingKeys, CeilingArgs)
+CEILING = Script("ceiling", CeilingKeys, CeilingArgs, prelude=("buckets",))

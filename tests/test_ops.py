@@ -44,12 +44,15 @@ def test_readyz_is_503_when_redis_is_down(client: Client, redis_client: redis.Re
 def test_metrics_are_prometheus_text_with_the_contract_names(
     client: Client, redis_client: redis.Redis
 ) -> None:
-    redis_client.hincrby("v1:metrics", "heartbeats_received", 7)
-    redis_client.hincrby("v1:metrics", "rejected:clock_skew", 2)
+    redis_client.hset(
+        "v1:metrics",
+        mapping={"heartbeats_applied": 4, "heartbeats_stale": 1, "rejected:clock_skew": 2},
+    )
     body = client.get("/metrics").content.decode()
     for name in (
+        # Received and accepted are sums of the counters kept.
         "playstate_heartbeats_received_total 7.0",
-        "playstate_heartbeats_accepted_total 0.0",
+        "playstate_heartbeats_accepted_total 5.0",
         'playstate_heartbeats_rejected_total{reason="clock_skew"} 2.0',
         "playstate_heartbeats_rate_limited_total",
         "playstate_store_writes_total",
@@ -115,9 +118,9 @@ def test_the_dashboard_is_for_staff_and_draws_the_sampled_counters(
     assert client.get("/admin/dashboard/samples").status_code == 302
     staff = get_user_model().objects.create_user("ops", password="pw-ops-1234", is_staff=True)
     client.force_login(staff)
-    redis_client.hset("v1:metrics", mapping={"heartbeats_accepted": 10, "rejected:invalid": 2})
+    redis_client.hset("v1:metrics", mapping={"heartbeats_applied": 10, "rejected:invalid": 2})
     run(sample(now_ms=1_000))
-    redis_client.hset("v1:metrics", mapping={"heartbeats_accepted": 60, "rejected:invalid": 3})
+    redis_client.hset("v1:metrics", mapping={"heartbeats_applied": 60, "rejected:invalid": 3})
     run(sample(now_ms=6_000))
     page = client.get("/admin/dashboard/")
     assert page.status_code == 200

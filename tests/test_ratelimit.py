@@ -55,6 +55,23 @@ def test_a_burst_passes_then_the_rest_is_limited(redis_client: redis.Redis, run:
     assert run(hotlayer.counters())["heartbeats_accepted"] == 3
 
 
+def test_support_sees_what_a_profile_sent_this_hour_and_the_last(
+    redis_client: redis.Redis, run: Run
+) -> None:
+    hour = 3_600_000
+    start = NOW - NOW % hour
+    send(run, [H] * 5, at=start + 1_000)  # 3 pass, 2 limited
+    assert run(hotlayer.profile_stats("p", now_ms=start + 2_000)) == {"sent": 5, "limited": 2}
+    send(run, [H], at=start + hour + 1_000)  # refilled by then
+    assert run(hotlayer.profile_stats("p", now_ms=start + hour + 2_000)) == {
+        "sent": 6,
+        "limited": 2,
+    }
+    assert run(hotlayer.profile_stats("p", now_ms=start + 2 * hour)) == {"sent": 1, "limited": 0}
+    assert run(hotlayer.profile_stats("p", now_ms=start + 3 * hour)) == {"sent": 0, "limited": 0}
+    assert run(hotlayer.profile_stats("nobody", now_ms=start)) == {"sent": 0, "limited": 0}
+
+
 def test_the_bucket_refills_at_its_rate(redis_client: redis.Redis, run: Run) -> None:
     send(run, [H] * 3, at=NOW)  # empty now; 60 a minute is one a second
     assert send(run, [H], at=NOW + 500) == [LIMITED]

@@ -4,6 +4,9 @@
 -- Token buckets, in the same call: plain heartbeats spend from their profile's bucket;
 -- every heartbeat spends from the hard per-profile and per-account ceilings (on a Redis
 -- Cluster the account's is in another slot: the caller takes it, account_ceiling is 0).
+-- Expiries: a title's hash carries 'exp', when its expiry was last pushed out to, so a
+-- heartbeat renews it (and the profile's recent set with it) about once per tenth of the
+-- ttl, rather than a PTTL or PEXPIRE each time.
 -- KEYS: K, then KI per heartbeat. ARGV: A, then AI per heartbeat, then counter pairs
 -- (field, amount) added, with the outcome's, to the counters when A.counting is 1 (one Redis;
 -- on a cluster the caller counts). The layouts are named in playstate/scripts.py.
@@ -11,7 +14,7 @@
 -- the latest one per device and 10-minute bucket (playstate/versions.py reads them).
 -- Returns per heartbeat 0 duplicate, 1 applied, 2 stale, 3 cold, 4 rate limited; then
 -- whether to nudge a worker, and the milliseconds until a limited one would pass.
--- (compare.lua is prepended: newer(), bytes_gt())
+-- (compare.lua and buckets.lua are prepended)
 local now, window, n = tonumber(ARGV[A.now]), tonumber(ARGV[A.window]), tonumber(ARGV[A.items])
 local hot_ttl, event_ttl = tonumber(ARGV[A.hot_ttl]) * 1000, ARGV[A.event_ttl]
 local threshold, versions_ttl = ARGV[A.ignore_start], tonumber(ARGV[A.versions_ttl]) * 1000
@@ -19,30 +22,22 @@ local hard_profile, hard_account = tonumber(ARGV[A.profile_ceiling]), tonumber(A
 local out, counts, nudge, wait = {}, {0, 0, 0, 0, 0}, 0, 0
 local pending = KEYS[K.pending]
 local URGENT_AHEAD_MS = 365 * 86400000
+local HOUR_MS = 3600000
+local hour = math.floor(now / HOUR_MS)
 
--- Keep a key for `ttl_ms` more, give or take `slack_ms`: most calls are a PTTL, a read,
--- rather than a write that the append-only file and the replicas would each receive.
-local function keep(key, ttl_ms, slack_ms)
-  if redis.call('PTTL', key) < ttl_ms - slack_ms then redis.call('PEXPIRE', key, ttl_ms) end
-end
-
--- Take one token from a bucket of `capacity` refilling at `per_minute`; else the wait in ms.
-local function take(key, capacity, per_minute)
-  local rate = per_minute / 60000
-  local bucket = redis.call('HMGET', key, 't', 'at')
-  local tokens = tonumber(bucket[1]) or capacity
-  local at = tonumber(bucket[2]) or now
-  tokens = math.min(capacity, tokens + math.max(0, now - at) * rate)
-  local short = 0
-  if tokens >= 1 then tokens = tokens - 1 else short = math.ceil((1 - tokens) / rate) end
-  redis.call('HSET', key, 't', tostring(tokens), 'at', now)
-  -- Kept at least until it would be full again (an expired bucket is a full one).
-  keep(key, math.ceil(capacity / rate) + 60000, 60000)
-  return short
+-- What the profile sent this hour, and how much of it was limited (the admin shows both).
+local function tally(limits, limited)
+  if limits.h ~= hour then
+    if limits.h == hour - 1 then limits.ps, limits.pl = limits.s, limits.l else limits.ps, limits.pl = 0, 0 end
+    limits.h, limits.s, limits.l = hour, 0, 0
+  end
+  limits.s = (limits.s or 0) + 1
+  if limited then limits.l = (limits.l or 0) + 1 end
 end
 
 -- Keep the latest point (by client time, then position) of each device and bucket; past
--- MAX_VERSIONS buckets, drop the oldest down to KEEP_VERSIONS.
+-- MAX_VERSIONS buckets, drop the oldest down to KEEP_VERSIONS. The key lives versions_ttl
+-- past its newest bucket's end.
 local MAX_VERSIONS, KEEP_VERSIONS, BUCKET_MS = 64, 48, 600000
 local function remember(key, crt, pos, dev, evt)
   local field = dev .. '|' .. math.floor(tonumber(crt) / BUCKET_MS)
@@ -54,52 +49,62 @@ local function remember(key, crt, pos, dev, evt)
     if c < ocrt or (c == ocrt and p <= opos) then return end
   end
   redis.call('HSET', key, field, crt .. '|' .. pos .. '|' .. evt)
-  keep(key, versions_ttl, versions_ttl / 10)
-  if not old and redis.call('HLEN', key) > MAX_VERSIONS then
-    local all, points = redis.call('HGETALL', key), {}
-    for j = 1, #all, 2 do
-      points[#points + 1] = {tonumber(string.match(all[j + 1], '^(%d+)|')), all[j]}
+  if not old then
+    redis.call('PEXPIRE', key, versions_ttl + BUCKET_MS)
+    if redis.call('HLEN', key) > MAX_VERSIONS then
+      local all, points = redis.call('HGETALL', key), {}
+      for j = 1, #all, 2 do
+        points[#points + 1] = {tonumber(string.match(all[j + 1], '^(%d+)|')), all[j]}
+      end
+      table.sort(points, function(x, y) return x[1] < y[1] end)
+      for j = 1, #points - KEEP_VERSIONS do redis.call('HDEL', key, points[j][2]) end
     end
-    table.sort(points, function(x, y) return x[1] < y[1] end)
-    for j = 1, #points - KEEP_VERSIONS do redis.call('HDEL', key, points[j][2]) end
   end
+end
+
+local account
+if hard_account > 0 then
+  -- Kept until it would be full again, and a minute more (an expired bucket is a full one).
+  account = bucket_hash(KEYS[K.account_ceiling], 120000)
 end
 
 for i = 0, n - 1 do
   local k, a = K_N + i * KI_N + 1, A_N + i * AI_N + 1
-  local hot, recent, stats = KEYS[k + KI.hot], KEYS[k + KI.recent], KEYS[k + KI.stats]
+  local hot, recent = KEYS[k + KI.hot], KEYS[k + KI.recent]
   local pos, crt, dev = ARGV[a + AI.pos], ARGV[a + AI.crt], ARGV[a + AI.dev]
   local evt, dur, sig = ARGV[a + AI.evt], ARGV[a + AI.dur], ARGV[a + AI.sig]
   local urgent = ARGV[a + AI.urgent] == '1'
+  local cur = redis.call('HMGET', hot, 'sig', 'crt', 'pos', 'dev', 'evt', 'dur', 'exp')
   local code
-  if ARGV[a + AI.may_create] == '0' and redis.call('EXISTS', hot) == 0 then
+  if ARGV[a + AI.may_create] == '0' and not cur[2] then
     -- Cold title: the caller reads the store through first, so a late heartbeat cannot
     -- put a state older than the stored one into the cache.
     code = 3
   else
-    local short = 0
-    if not urgent then
-      short = take(KEYS[k + KI.bucket], tonumber(ARGV[a + AI.burst]), tonumber(ARGV[a + AI.per_minute]))
-    end
-    if short == 0 then short = take(KEYS[k + KI.ceiling], hard_profile, hard_profile) end
-    if short == 0 and hard_account > 0 then
-      short = take(KEYS[K.account_ceiling], hard_account, hard_account)
-    end
-    if redis.call('HINCRBY', stats, 'sent', 1) == 1 then redis.call('EXPIRE', stats, 7200) end
-    if short > 0 then
+    local burst, per_minute = tonumber(ARGV[a + AI.burst]), tonumber(ARGV[a + AI.per_minute])
+    local limits = bucket_hash(KEYS[k + KI.limits], math.max(2 * HOUR_MS, math.ceil(burst * 60000 / per_minute) + 60000))
+    local given, short = 1, 0
+    if not urgent then given, short = spend(limits, 'b', burst, per_minute, 1, now) end
+    if given == 1 then given, short = spend(limits, 'c', hard_profile, hard_profile, 1, now) end
+    if given == 1 and account then given, short = spend(account, 'c', hard_account, hard_account, 1, now) end
+    tally(limits, given == 0)
+    if given == 0 then
       code = 4
       wait = math.max(wait, short)
-      redis.call('HINCRBY', stats, 'limited', 1)
     elseif ARGV[a + AI.event_id] ~= '' and not redis.call('SET', KEYS[k + KI.event], '1', 'NX', 'EX', event_ttl) then
       code = 0
     else
-      local cur = redis.call('HMGET', hot, 'sig', 'crt', 'pos', 'dev', 'evt', 'dur')
+      local renew = (tonumber(cur[7]) or 0) < now + hot_ttl * 0.9
       if newer({sig, crt, pos, dev, evt, dur}, cur, threshold) then
-        redis.call('HSET', hot, 'sig', sig, 'pos', pos, 'crt', crt, 'dev', dev, 'evt', evt, 'dur', dur)
+        local fields = {'sig', sig, 'pos', pos, 'crt', crt, 'dev', dev, 'evt', evt, 'dur', dur}
         -- A new title is not hidden; an existing one keeps its hiding mark.
-        if not cur[2] then redis.call('HSET', hot, 'hid', '0') end
-        redis.call('ZADD', recent, crt, ARGV[a + AI.movie])
-        keep(recent, hot_ttl, hot_ttl / 10)
+        if not cur[2] then fields[#fields + 1] = 'hid'; fields[#fields + 1] = '0' end
+        if renew then fields[#fields + 1] = 'exp'; fields[#fields + 1] = now + hot_ttl end
+        redis.call('HSET', hot, unpack(fields))
+        -- The recent set outlives every title in it: renewed with each, and when it grows.
+        if redis.call('ZADD', recent, crt, ARGV[a + AI.movie]) == 1 or renew then
+          redis.call('PEXPIRE', recent, hot_ttl)
+        end
         -- PAUSE/STOP/SEEK go ahead of every plain title, overdue ones included: a device
         -- hears of a pause promptly even while the workers work through a backlog.
         local due = urgent and now - URGENT_AHEAD_MS or now + window
@@ -108,15 +113,20 @@ for i = 0, n - 1 do
         end
         code = 1
       else
+        if renew then
+          redis.call('HSET', hot, 'exp', now + hot_ttl)
+          redis.call('PEXPIRE', recent, hot_ttl)
+        end
         code = 2
       end
-      keep(hot, hot_ttl, hot_ttl / 10)
+      if renew then redis.call('PEXPIRE', hot, hot_ttl) end
       remember(KEYS[k + KI.versions], crt, pos, dev, evt)
     end
   end
   out[i + 1] = code
   counts[code + 1] = counts[code + 1] + 1
 end
+save_buckets(now)
 if ARGV[A.counting] == '1' then
   local metrics = KEYS[K.metrics]
   local function add(name, amount)
@@ -125,7 +135,6 @@ if ARGV[A.counting] == '1' then
   add('heartbeats_duplicate', counts[1])
   add('heartbeats_applied', counts[2])
   add('heartbeats_stale', counts[3])
-  add('heartbeats_accepted', counts[1] + counts[2] + counts[3])
   add('heartbeats_rate_limited', counts[5])
   for j = A_N + n * AI_N + 1, #ARGV, 2 do add(ARGV[j], ARGV[j + 1]) end
 end

@@ -1,0 +1,50 @@
+-- Token buckets kept as fields of a hash, read once per key and written once per call
+-- (a batch spends from one profile's buckets many times for two commands). A profile's hash
+-- holds its plain-heartbeat bucket (b, bt), its hard ceiling (c, ct) and what it sent this
+-- hour and the last (h, s, l; ps, pl); an account's, its ceiling (c, ct). 'exp' is when the
+-- key's expiry was last pushed out to, so most calls renew it without a PTTL.
+local BUCKET_FIELDS = {'b', 'bt', 'c', 'ct', 'h', 's', 'l', 'ps', 'pl', 'exp'}
+local buckets, bucket_order = {}, {}
+
+-- The hash at `key` as numbers, kept for at least `ttl_ms` after this call.
+local function bucket_hash(key, ttl_ms)
+  local state = buckets[key]
+  if not state then
+    local values = redis.call('HMGET', key, unpack(BUCKET_FIELDS))
+    state = {ttl = ttl_ms}
+    for i, name in ipairs(BUCKET_FIELDS) do state[name] = tonumber(values[i]) end
+    buckets[key] = state
+    bucket_order[#bucket_order + 1] = key
+  end
+  return state
+end
+
+-- Up to `n` tokens from the bucket in fields `field` (tokens) and `field`..'t' (when), of
+-- `capacity` refilling at `per_minute`; returns how many it gave, and the ms until one more.
+local function spend(state, field, capacity, per_minute, n, now)
+  local rate = per_minute / 60000
+  local at = field .. 't'
+  local tokens = math.min(capacity, (state[field] or capacity) + math.max(0, now - (state[at] or now)) * rate)
+  local given = math.min(n, math.floor(tokens))
+  tokens = tokens - given
+  state[field], state[at] = tokens, now
+  if given < n then return given, math.ceil((1 - tokens) / rate) end
+  return given, 0
+end
+
+-- One HSET per hash; its expiry pushed out when within a tenth of its ttl of running out.
+local function save_buckets(now)
+  for _, key in ipairs(bucket_order) do
+    local state, fields = buckets[key], {}
+    local renew = (state.exp or 0) < now + state.ttl * 0.9
+    if renew then state.exp = now + state.ttl end
+    for _, name in ipairs(BUCKET_FIELDS) do
+      if state[name] then
+        fields[#fields + 1] = name
+        fields[#fields + 1] = string.format('%.17g', state[name])
+      end
+    end
+    redis.call('HSET', key, unpack(fields))
+    if renew then redis.call('PEXPIRE', key, state.ttl) end
+  end
+end
