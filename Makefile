@@ -16,7 +16,7 @@ PROCESSES := $(if $(REDIS_URL),,redis) $(if $(LOCAL_CASSANDRA),cassandra) web wo
 # DEMO=0 make run: no demo account, catalog or links.
 DEMO ?= 1
 
-.PHONY: run test test-fast lint format bench cassandra cassandra-cluster clean
+.PHONY: run test test-fast lint format bench bench-servers cassandra cassandra-cluster clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	@echo "Installing the Python packages into $(VENV) (first run: a minute or two)…"
@@ -78,6 +78,11 @@ bench: $(BIN)/.installed
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.store
 	$(BIN)/python -m bench.sync
+
+# The same app under uvicorn, granian and daphne (one process each): how make run's server
+# was chosen.
+bench-servers: $(BIN)/.installed
+	$(BIN)/python -m bench.servers
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .ruff_cache .mypy_cache

@@ -36,7 +36,7 @@ from typing import Any
 import redis
 from tqdm import tqdm
 
-from bench import chart, fixedrate, record
+from bench import chart, fixedrate, record, sync
 from bench.seed import PER_ACCOUNT, PROFILES
 from tests.stack import (
     GENEROUS_LIMITS,
@@ -411,6 +411,7 @@ TARGETS = [
     ("resume hit / yardstick", "resume_hit_share", ">=", 0.8),
     ("resume miss p99 at 70% of its saturation, ms", "miss_p99_ms", "<=", 50),
     ("store writes per heartbeat, steady viewing", "store_writes_per_heartbeat", "<=", 0.2),
+    ("PAUSE -> other device p99, 1,000 sockets, ms", "pause_p99_ms", "<=", 250),
 ]
 
 
@@ -428,6 +429,7 @@ def main() -> int:
                 print(f"{name:<22} {f['heartbeats_per_s'] or f['requests_per_s']:>8.0f}/s"
                       f" p50 {f['p50']:.1f} p99 {f['p99']:.1f} ms")  # fmt: skip
         return 0
+    started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="playstate-bench-") as tmp:
         with running(Path(tmp) / "sql") as (stack, yard_url, population):
             warm_up(stack, yard_url, population)
@@ -436,6 +438,7 @@ def main() -> int:
             steady = figures["ingest steady"]["requests_per_s"]
             soaked = soak(stack, population, steady)
             missed = miss_latency(stack, population, figures["resume miss"]["requests_per_s"])
+            paused = sync.pause_to_other_device(stack, population)
         cassandra = starts_on_cassandra(Path(tmp) / "cassandra")
     yard = figures["yardstick ingest"]["heartbeats_per_s"]
     for name, f in figures.items():
@@ -460,6 +463,7 @@ def main() -> int:
         "miss_p99_ms": missed["p99"],
         "store_writes_per_heartbeat": soaked["store_writes_per_heartbeat"],
         "starts_cassandra_share": c_starts["x_yardstick"],
+        "pause_p99_ms": paused["p99"],
     }
     result: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -480,6 +484,7 @@ def main() -> int:
         "cassandra": cassandra,
         "soak": soaked,
         "resume_miss_at_fixed_rate": missed,
+        "pause_to_other_device_ms": paused,
         "profile": hottest,
         "targets": [
             {"what": what, "target": f"{op} {target}", "reached": reached[key],
@@ -494,6 +499,7 @@ def main() -> int:
     shutil.copyfile(path.with_suffix(".svg"), path.parent / "latest.svg")
     report(result)
     print(f"figures written to {path.relative_to(ROOT)}, drawn in {path.with_suffix('.svg').name}")
+    print(f"(this part took {(time.monotonic() - started) / 60:.1f} minutes)")
     return 0
 
 
@@ -535,6 +541,11 @@ def report(result: dict[str, Any]) -> None:
     print("Redis commands per heartbeat (calls, µs):")
     for name, cost in list(s["redis_per_heartbeat"].items())[:12]:
         print(f"  {name:<14} {cost['calls']:>7.3f} {cost['usec']:>8.2f}")
+    p = result["pause_to_other_device_ms"]
+    print(
+        f"PAUSE -> other device: median {p['median']} ms, p99 {p['p99']} ms ({p['samples']}"
+        f" pauses, {p['sockets_connected']} sockets connected), under {p['background_load']}"
+    )
     top = result["profile"]
     print(f"where one web worker spends its time (py-spy, {top['samples']} busy samples):")
     for kind in ("inclusive", "self"):

@@ -1,10 +1,12 @@
-"""`make bench` (third part): cross-device sync.
+"""Cross-device sync in `make bench`.
 
-1. PAUSE → other device: 1,000 WebSockets connected (five devices on each of 200 profiles)
-   and wrk sending steady heartbeats of the seeded population; a TV listens on one profile
-   while its phone POSTs PAUSEs, and the time from sending the POST to the TV receiving the
-   push is recorded (median, p99).
-2. Idle WebSockets per web process: one uvicorn process, N idle connections, its memory.
+1. PAUSE → other device (run by bench/run.py on its seeded stack, after the HTTP phases):
+   1,000 WebSockets connected (five devices on each of 200 profiles) and wrk sending steady
+   heartbeats of the seeded population; a TV listens on one profile while its phone POSTs
+   PAUSEs, and the time from sending the POST to the TV receiving the push is recorded
+   (median, p99).
+2. Idle WebSockets per web process (`python -m bench.sync`, the third part): one uvicorn
+   process, N idle connections, its memory.
 """
 
 from __future__ import annotations
@@ -16,14 +18,16 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import websockets
 
 from bench import record
-from bench.run import Population, running, warm_up
 from tests.stack import Stack
+
+if TYPE_CHECKING:
+    from bench.run import Population
 
 PAUSES = int(os.environ.get("BENCH_SYNC_PAUSES", "200"))
 SOCKETS = int(os.environ.get("BENCH_SYNC_SOCKETS", "1000"))
@@ -92,22 +96,22 @@ async def _hold_idle(stack: Stack, token: str, count: int) -> list[Any]:
     return sockets
 
 
-def main() -> int:
-    result: dict[str, Any] = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    with tempfile.TemporaryDirectory(prefix="playstate-sync-bench-") as tmp:
-        with running(Path(tmp) / "latency") as (stack, yard_url, population):
-            warm_up(stack, yard_url, population)  # the load is steady viewing of hot titles
-            latencies, rate = asyncio.run(_with_load(stack, population))
-        ordered = sorted(latencies)
-        result["pause_to_other_device_ms"] = {
-            "samples": len(ordered),
-            "median": round(statistics.median(ordered), 1),
-            "p99": round(ordered[int(len(ordered) * 0.99) - 1], 1),
-            "max": round(ordered[-1], 1),
-            "sockets_connected": SOCKETS + 1,
-            "background_load": f"wrk, 50 connections, steady heartbeats: {rate:.0f} req/s",
-        }
+def pause_to_other_device(stack: Stack, population: Population) -> dict[str, Any]:
+    """On a seeded stack whose titles are hot (as in steady viewing)."""
+    latencies, rate = asyncio.run(_with_load(stack, population))
+    ordered = sorted(latencies)
+    return {
+        "samples": len(ordered),
+        "median": round(statistics.median(ordered), 1),
+        "p99": round(ordered[int(len(ordered) * 0.99) - 1], 1),
+        "max": round(ordered[-1], 1),
+        "sockets_connected": SOCKETS + 1,
+        "background_load": f"wrk, 50 connections, steady heartbeats: {rate:.0f} req/s",
+    }
 
+
+def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="playstate-sync-bench-") as tmp:
         stack = Stack(Path(tmp) / "idle", web_workers=1)
         stack.start()
         try:
@@ -125,20 +129,13 @@ def main() -> int:
             held, after = asyncio.run(hold())
         finally:
             stack.stop()
-        result["idle_websockets_one_process"] = {
-            "connections": held,
-            "rss_before_mb": round(before, 1),
-            "rss_with_connections_mb": round(after, 1),
-            "kb_per_connection": round((after - before) * 1024 / held, 1),
-        }
-    path = record.save("sync", result)
-    p = result["pause_to_other_device_ms"]
-    i = result["idle_websockets_one_process"]
-    print(
-        f"PAUSE -> other device: median {p['median']} ms, p99 {p['p99']} ms ({p['samples']} runs,"
-        f" {p['sockets_connected']} sockets connected)"
-    )
-    print(f"  under {p['background_load']}")
+    i = {
+        "connections": held,
+        "rss_before_mb": round(before, 1),
+        "rss_with_connections_mb": round(after, 1),
+        "kb_per_connection": round((after - before) * 1024 / held, 1),
+    }
+    path = record.save("sync", {"idle_websockets_one_process": i}, merge=True)
     print(
         f"{i['connections']} idle WebSockets on one web process: RSS {i['rss_before_mb']} ->"
         f" {i['rss_with_connections_mb']} MB ({i['kb_per_connection']} KB each)"

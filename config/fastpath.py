@@ -15,6 +15,7 @@ too: the Host header checked against ALLOWED_HOSTS, the HTTPS redirect, the secu
 
 from __future__ import annotations
 
+import functools
 import re
 
 import orjson
@@ -134,7 +135,13 @@ async def _position(scope: Scope, answer: _Response, profile_id: str, movie_id: 
 
 def with_fast_path(django_app: ASGIApp) -> ASGIApp:
     security, hsts, allowed = _security_headers(), _hsts(), _allowed_hosts()
-    proxy_ssl = settings.SECURE_PROXY_SSL_HEADER
+    proxy_ssl, redirect = settings.SECURE_PROXY_SSL_HEADER, settings.SECURE_SSL_REDIRECT
+
+    # A deployment sees a handful of Host values; Django's check goes through a lazily
+    # compiled regex (a LazyObject lookup per use), a few per cent of a heartbeat's time.
+    @functools.lru_cache(maxsize=64)
+    def host_allowed(host: str) -> bool:
+        return validate_host(split_domain_port(host)[0], allowed)
 
     def is_secure(scope: Scope) -> bool:
         if proxy_ssl is not None:
@@ -152,9 +159,9 @@ def with_fast_path(django_app: ASGIApp) -> ASGIApp:
         host = header(scope, b"host") or ""
         secure = is_secure(scope)
         answer = _Response(send, [*security, *hsts] if secure else security)
-        if not validate_host(split_domain_port(host)[0], allowed):
+        if not host_allowed(host):
             await answer(400, orjson.dumps({"detail": "Invalid HTTP_HOST header."}))
-        elif settings.SECURE_SSL_REDIRECT and not secure:
+        elif redirect and not secure:
             query = scope["query_string"].decode("latin-1")
             location = f"https://{host}{path}" + (f"?{query}" if query else "")
             await answer(301, b"", {"Location": location})

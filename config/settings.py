@@ -385,8 +385,11 @@ PLAYSTATE_COMPLETION_RATIO = envfloat("PLAYSTATE_COMPLETION_RATIO", 0.95)
 PLAYSTATE_IGNORE_START_MS = envint("PLAYSTATE_IGNORE_START_MS", 180_000)
 PLAYSTATE_EVENT_ID_TTL_SECONDS = envint("PLAYSTATE_EVENT_ID_TTL_SECONDS", 48 * 3600)
 # Token and catalog lookups are cached per process so the hot path costs no SQL query.
+# Durations rarely change, and each process reloads every title it met once per this time
+# (30,000 titles met, reloaded every minute, took a few per cent of a web process under
+# steady ingest: make bench's profile).
 PLAYSTATE_AUTH_CACHE_SECONDS = envint("PLAYSTATE_AUTH_CACHE_SECONDS", 60)
-PLAYSTATE_CATALOG_CACHE_SECONDS = envint("PLAYSTATE_CATALOG_CACHE_SECONDS", 60)
+PLAYSTATE_CATALOG_CACHE_SECONDS = envint("PLAYSTATE_CATALOG_CACHE_SECONDS", 300)
 # Each process loads the catalog's newest 50,000 titles in the background when it first
 # checks a heartbeat, so titles cost no query on the request path (README, "Capacity plan").
 PLAYSTATE_CATALOG_PREFETCH = envbool("PLAYSTATE_CATALOG_PREFETCH", True)

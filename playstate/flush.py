@@ -1,4 +1,5 @@
-"""The worker's side of the pipeline: persist the winners of due titles, then tell devices."""
+"""The worker's side of the pipeline: persist the winners of due titles, then tell devices of
+the plain heartbeats among them (deliberate actions were told at ingest)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from django.conf import settings
 
 from catalog.titles import titles
 from core.clock import now_ms
-from core.domain import PlayState, is_hidden
+from core.domain import URGENT_EVENTS, PlayState, is_hidden
 from core.series import state_completed
 from history.store import StoreUnavailable, get_store
 from playstate import events, hotlayer
@@ -36,7 +37,7 @@ async def pending_flush(*, limit: int | None = None) -> int:
         await hotlayer.release(taken, now_ms=now_ms())
         raise
     await hotlayer.ack(taken, written=written)
-    # After the write, as Zulip does: a device never hears of a state the store lacks.
+    # After the write, as Zulip does: a plain heartbeat is not worth a push before it is kept.
     await events.publish(await _messages(states))
     return len(members)
 
@@ -46,9 +47,12 @@ async def _messages(states: Sequence[PlayState]) -> list[events.Message]:
     Next Up too."""
     catalog = await titles({s.movie_id for s in states})
     ratio = settings.PLAYSTATE_COMPLETION_RATIO
-    # A hidden title was announced as removed when it was hidden; its write repeats its state.
+    # A hidden title was announced as removed when it was hidden, a deliberate action when
+    # it was taken (ingest.announce); their writes repeat what devices were told.
     messages: list[events.Message] = [
-        events.update_message(s, catalog[s.movie_id]) for s in states if not is_hidden(s)
+        events.update_message(s, catalog[s.movie_id])
+        for s in states
+        if not is_hidden(s) and s.event_type not in URGENT_EVENTS
     ]
     finished = {
         (s.profile_id, title.series_id)

@@ -19,13 +19,13 @@ from pydantic import ValidationError
 from redis.exceptions import RedisError
 
 from accounts.auth import NOT_YOURS, Principal, Unauthenticated, authenticate
-from catalog.titles import durations
+from catalog.titles import durations, titles
 from core.clock import now_ms
-from core.domain import EventType, PlayState, to_millis
+from core.domain import URGENT_EVENTS, EventType, PlayState, to_millis
 from core.payloads import FieldErrors, field_errors
 from history.store import StoreUnavailable, get_store
-from playstate import hotlayer, metrics, ratelimit
-from playstate.hotlayer import IngestItem, IngestOutcome
+from playstate import events, hotlayer, metrics, ratelimit
+from playstate.hotlayer import APPLIED, IngestItem, IngestOutcome
 from playstate.schemas import (
     MAX_BATCH,
     ApiResult,
@@ -217,6 +217,17 @@ async def nudge() -> None:
         logger.warning("could not enqueue a flush; the periodic flush will write it", exc_info=True)
 
 
+async def announce(states: Sequence[PlayState]) -> None:
+    """Tell the profile's other devices of deliberate actions (PAUSE, STOP, SEEK, the marks)
+    as soon as the hot layer holds them, which every read answers from: a TV hears of the
+    phone's pause without waiting for a worker's turn and the store's write. Plain heartbeats
+    are told after the write, at most once per window (flush.py)."""
+    urgent = [s for s in states if s.event_type in URGENT_EVENTS]
+    if urgent:
+        catalog = await titles({s.movie_id for s in urgent})
+        await events.publish([events.update_message(s, catalog.get(s.movie_id)) for s in urgent])
+
+
 def _with_retry(first: IngestOutcome, retry: IngestOutcome) -> IngestOutcome:
     """The first pass's outcome with its cold heartbeats' codes replaced by the retry's."""
     again = iter(retry.codes)
@@ -259,6 +270,9 @@ async def heartbeats_ingest(*, authorization: str | None, payload: object) -> Ap
     except RedisError:
         logger.warning("redis unreachable during ingest", exc_info=True)
         return unavailable(CANNOT_TAKE) if plan.accepted else plan.result()
+    await announce(
+        [i.state for i, code in zip(plan.accepted, outcome.codes, strict=True) if code == APPLIED]
+    )
     if outcome.nudge:
         await nudge()
     return plan.result(outcome)

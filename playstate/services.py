@@ -18,7 +18,7 @@ from core.domain import EventType, PlayState
 from history.store import get_store
 from playstate import events, hotlayer
 from playstate.hotlayer import Hiding
-from playstate.ingest import nudge, read_through
+from playstate.ingest import announce, nudge, read_through
 from playstate.selectors import position_get, shelf
 
 SUPPORT_DEVICE = "support"
@@ -73,6 +73,8 @@ async def _apply(*, account_id: int, profile_id: str, movie_id: str, mark: Mark)
     )
     if outcome.codes == [hotlayer.RATE_LIMITED]:
         raise RateLimited(outcome.retry_after_ms)
+    if outcome.codes == [hotlayer.APPLIED]:
+        await announce([state])
     if outcome.nudge:
         await nudge()
     return state

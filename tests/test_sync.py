@@ -23,8 +23,9 @@ from history.store import get_store
 from playstate import events, hotlayer, services
 from playstate.flush import pending_flush
 from playstate.hotlayer import IngestItem
+from playstate.ingest import heartbeats_ingest
 from tests.cases import check_message as check
-from tests.cases import unlimited
+from tests.cases import heartbeat, unlimited
 
 pytestmark = [pytest.mark.anyio, pytest.mark.django_db(transaction=True)]
 
@@ -121,15 +122,34 @@ async def test_open_sockets_are_counted_until_they_close(
     assert await sockets_open(now_ms=now_ms()) == 0
 
 
-async def test_a_flushed_pause_is_pushed(
-    devices: tuple[WebsocketCommunicator, WebsocketCommunicator], redis_client: redis.Redis
+async def take(alice: str, **fields: Any) -> None:
+    """A heartbeat from Alice's phone through the ingest service, as the API takes it."""
+    body = heartbeat(device_id="phone", client_request_time=now_ms(), **fields)
+    answer = await heartbeats_ingest(authorization=f"Bearer {alice}", payload=body)
+    assert answer.status == 202, answer.body
+
+
+async def test_a_pause_is_pushed_when_taken_not_when_written(
+    devices: tuple[WebsocketCommunicator, WebsocketCommunicator], alice: str
 ) -> None:
     tv, phone = devices
-    await ingest(state(device="phone", event=EventType.PAUSE), now=now_ms())  # due at once
-    assert await pending_flush() == 1
+    await take(alice, event_type="PAUSE")
     assert check(await tv.receive_json_from(timeout=3))["event_type"] == "PAUSE"
     assert await phone.receive_nothing(timeout=0.3)
+    assert await pending_flush() == 1
+    assert await tv.receive_nothing(timeout=0.3)  # the write repeats what the TV was told
     assert (await hotlayer.counters())["sync_pushes"] == 1
+
+
+async def test_plain_heartbeats_are_pushed_once_written(
+    devices: tuple[WebsocketCommunicator, WebsocketCommunicator], alice: str, settings: Any
+) -> None:
+    tv, _ = devices
+    settings.PLAYSTATE_COALESCE_WINDOW_MS = 0  # due at once
+    await take(alice, event_type="HEARTBEAT", video_timestamp_ms=61_000)
+    assert await tv.receive_nothing(timeout=0.3)
+    assert await pending_flush() == 1
+    assert check(await tv.receive_json_from(timeout=3))["position_ms"] == 61_000
 
 
 async def test_a_removal_reaches_every_device(
@@ -253,21 +273,19 @@ def _a_show_in_the_catalog() -> None:
 
 
 async def test_finishing_an_episode_tells_the_other_devices_what_comes_next(
-    devices: tuple[WebsocketCommunicator, WebsocketCommunicator], redis_client: redis.Redis
+    devices: tuple[WebsocketCommunicator, WebsocketCommunicator], alice: str
 ) -> None:
     tv, _ = devices
     await database_sync_to_async(_a_show_in_the_catalog)()
     titles.clear_cache()
-    now = now_ms()
-    finished = PlayState("alice-tv", "show.s1e1", 2_530_000, now - 1_000, "phone", EventType.STOP)
-    await ingest(finished, now=now)
-    assert await pending_flush() == 1
+    await take(alice, movie_id="show.s1e1", video_timestamp_ms=2_530_000, event_type="STOP")
     update = check(await tv.receive_json_from(timeout=3))
     assert (update["type"], update["movie_id"], update["completed"]) == (
         "playstate.update",
         "show.s1e1",
         True,  # at the credits, before 95%
     )
+    assert await pending_flush() == 1
     assert check(await tv.receive_json_from(timeout=3)) == {
         "type": "playstate.next_up",
         "profile_id": "alice-tv",
