@@ -6,17 +6,25 @@
 local BUCKET_FIELDS = {'b', 'bt', 'c', 'ct', 'h', 's', 'l', 'ps', 'pl', 'exp'}
 local buckets, bucket_order = {}, {}
 
--- The hash at `key` as numbers, kept for at least `ttl_ms` after this call.
+-- The hash at `key` as numbers (and the names of the fields changed since), kept for at
+-- least `ttl_ms` after this call.
 local function bucket_hash(key, ttl_ms)
   local state = buckets[key]
   if not state then
     local values = redis.call('HMGET', key, unpack(BUCKET_FIELDS))
-    state = {ttl = ttl_ms}
+    state = {ttl = ttl_ms, changed = {}}
     for i, name in ipairs(BUCKET_FIELDS) do state[name] = tonumber(values[i]) end
     buckets[key] = state
     bucket_order[#bucket_order + 1] = key
   end
   return state
+end
+
+local function set(state, name, value)
+  if state[name] ~= value then
+    state[name] = value
+    state.changed[name] = true
+  end
 end
 
 -- Up to `n` tokens from the bucket in fields `field` (tokens) and `field`..'t' (when), of
@@ -27,24 +35,25 @@ local function spend(state, field, capacity, per_minute, n, now)
   local tokens = math.min(capacity, (state[field] or capacity) + math.max(0, now - (state[at] or now)) * rate)
   local given = math.min(n, math.floor(tokens))
   tokens = tokens - given
-  state[field], state[at] = tokens, now
+  set(state, field, tokens)
+  set(state, at, now)
   if given < n then return given, math.ceil((1 - tokens) / rate) end
   return given, 0
 end
 
--- One HSET per hash; its expiry pushed out when within a tenth of its ttl of running out.
+-- One HSET of the changed fields per hash; its expiry pushed out when within a tenth of its
+-- ttl of running out.
 local function save_buckets(now)
   for _, key in ipairs(bucket_order) do
-    local state, fields = buckets[key], {}
+    local state = buckets[key]
     local renew = (state.exp or 0) < now + state.ttl * 0.9
-    if renew then state.exp = now + state.ttl end
-    for _, name in ipairs(BUCKET_FIELDS) do
-      if state[name] then
-        fields[#fields + 1] = name
-        fields[#fields + 1] = string.format('%.17g', state[name])
-      end
+    if renew then set(state, 'exp', now + state.ttl) end
+    local fields = {}
+    for name in pairs(state.changed) do
+      fields[#fields + 1] = name
+      fields[#fields + 1] = state[name]
     end
-    redis.call('HSET', key, unpack(fields))
+    if #fields > 0 then redis.call('HSET', key, unpack(fields)) end
     if renew then redis.call('PEXPIRE', key, state.ttl) end
   end
 end

@@ -4,8 +4,9 @@
 -- here before the per-slot calls. KEYS: K; ARGV: A (playstate/scripts.py)
 -- (buckets.lua is prepended: bucket_hash(), spend(), save_buckets())
 local now, per_minute = tonumber(ARGV[A.now]), tonumber(ARGV[A.per_minute])
--- Kept until it would be full again, and a minute more (an expired bucket is a full one).
-local account = bucket_hash(KEYS[K.bucket], 120000)
+-- Kept at least until it would be full again (a minute; an expired bucket is a full one),
+-- renewed once in a while.
+local account = bucket_hash(KEYS[K.bucket], 7200000)
 local given, wait = spend(account, 'c', per_minute, per_minute, tonumber(ARGV[A.n]), now)
 save_buckets(now)
 return {given, wait}

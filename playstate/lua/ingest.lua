@@ -28,11 +28,15 @@ local hour = math.floor(now / HOUR_MS)
 -- What the profile sent this hour, and how much of it was limited (the admin shows both).
 local function tally(limits, limited)
   if limits.h ~= hour then
-    if limits.h == hour - 1 then limits.ps, limits.pl = limits.s, limits.l else limits.ps, limits.pl = 0, 0 end
-    limits.h, limits.s, limits.l = hour, 0, 0
+    local last = limits.h == hour - 1
+    set(limits, 'ps', last and limits.s or 0)
+    set(limits, 'pl', last and limits.l or 0)
+    set(limits, 'h', hour)
+    set(limits, 's', 0)
+    set(limits, 'l', 0)
   end
-  limits.s = (limits.s or 0) + 1
-  if limited then limits.l = (limits.l or 0) + 1 end
+  set(limits, 's', (limits.s or 0) + 1)
+  if limited then set(limits, 'l', (limits.l or 0) + 1) end
 end
 
 -- Keep the latest point (by client time, then position) of each device and bucket; past
@@ -64,8 +68,8 @@ end
 
 local account
 if hard_account > 0 then
-  -- Kept until it would be full again, and a minute more (an expired bucket is a full one).
-  account = bucket_hash(KEYS[K.account_ceiling], 120000)
+  -- Kept at least until it would be full again (a minute; an expired bucket is a full one).
+  account = bucket_hash(KEYS[K.account_ceiling], 2 * HOUR_MS)
 end
 
 for i = 0, n - 1 do
