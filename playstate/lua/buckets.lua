@@ -41,12 +41,17 @@ local function spend(state, field, capacity, per_minute, n, now)
   return given, 0
 end
 
--- One HSET of the changed fields per hash; its expiry pushed out when within a tenth of its
--- ttl of running out.
+-- Whether a key whose expiry was last pushed out to `exp` (nil: never) is within a tenth of
+-- `ttl_ms` of running out, and due a renewal (ingest.lua renews a title's hash the same way).
+local function expiring(exp, ttl_ms, now)
+  return (exp or 0) < now + ttl_ms * 0.9
+end
+
+-- One HSET of the changed fields per hash; its expiry pushed out when `expiring`.
 local function save_buckets(now)
   for _, key in ipairs(bucket_order) do
     local state = buckets[key]
-    local renew = (state.exp or 0) < now + state.ttl * 0.9
+    local renew = expiring(state.exp, state.ttl, now)
     if renew then set(state, 'exp', now + state.ttl) end
     local fields = {}
     for name in pairs(state.changed) do

@@ -98,15 +98,16 @@ for i = 0, n - 1 do
     elseif ARGV[a + AI.event_id] ~= '' and not redis.call('SET', KEYS[k + KI.event], '1', 'NX', 'EX', event_ttl) then
       code = 0
     else
-      local renew = (tonumber(cur[7]) or 0) < now + hot_ttl * 0.9
+      local renew = expiring(tonumber(cur[7]), hot_ttl, now)
       if newer({sig, crt, pos, dev, evt, dur}, cur, threshold) then
         local fields = {'sig', sig, 'pos', pos, 'crt', crt, 'dev', dev, 'evt', evt, 'dur', dur}
         -- A new title is not hidden; an existing one keeps its hiding mark.
         if not cur[2] then fields[#fields + 1] = 'hid'; fields[#fields + 1] = '0' end
         if renew then fields[#fields + 1] = 'exp'; fields[#fields + 1] = now + hot_ttl end
         redis.call('HSET', hot, unpack(fields))
-        -- The recent set outlives every title in it: renewed with each, and when it grows.
-        if redis.call('ZADD', recent, crt, ARGV[a + AI.movie]) == 1 or renew then
+        -- The recent set outlives every title in it: renewed with each (below), and when it
+        -- grows.
+        if redis.call('ZADD', recent, crt, ARGV[a + AI.movie]) == 1 and not renew then
           redis.call('PEXPIRE', recent, hot_ttl)
         end
         -- PAUSE/STOP/SEEK go ahead of every plain title, overdue ones included: a device
@@ -117,13 +118,13 @@ for i = 0, n - 1 do
         end
         code = 1
       else
-        if renew then
-          redis.call('HSET', hot, 'exp', now + hot_ttl)
-          redis.call('PEXPIRE', recent, hot_ttl)
-        end
+        if renew then redis.call('HSET', hot, 'exp', now + hot_ttl) end
         code = 2
       end
-      if renew then redis.call('PEXPIRE', hot, hot_ttl) end
+      if renew then
+        redis.call('PEXPIRE', hot, hot_ttl)
+        redis.call('PEXPIRE', recent, hot_ttl)
+      end
       remember(KEYS[k + KI.versions], crt, pos, dev, evt)
     end
   end
