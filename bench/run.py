@@ -231,11 +231,15 @@ def warm_up(stack: Stack, yard_url: str, population: Population) -> None:
     """Every profile's title hot in Redis (and in the yardstick's keys), as in steady viewing."""
     # Three passes: a uvicorn worker meets a title only on the connections it took, and
     # caches it (auth, catalog) on first sight.
-    for url, passes in ((stack.url, 3), (yard_url, 1)):
-        sent = 0.0
-        while sent < passes * PROFILES:
-            figures = population.wrk(url, "steady")
-            sent += figures["requests_per_s"] * SECONDS
+    warm(population, stack.url, passes=3)
+    warm(population, yard_url, passes=1)
+
+
+def warm(population: Population, url: str, *, passes: int) -> None:
+    """Steady heartbeats to `url` until each profile was sent about `passes` of them."""
+    sent = 0.0
+    while sent < passes * PROFILES:
+        sent += population.wrk(url, "steady")["requests_per_s"] * SECONDS
 
 
 def counters(stack: Stack) -> dict[str, float]:

@@ -14,8 +14,7 @@ import tempfile
 from pathlib import Path
 
 from bench import record
-from bench.run import ROOT, ROUNDS, SECONDS, Population, running
-from bench.seed import PROFILES
+from bench.run import ROOT, ROUNDS, running, warm
 from tests.stack import free_port, wait_for_port
 
 BIN = Path(sys.executable).parent
@@ -65,7 +64,8 @@ def main() -> int:
                 )
                 wait_for_port(port, process=process)
                 servers[server] = process, f"http://127.0.0.1:{port}"
-                warm(population, servers[server][1])
+                # Every profile's token and title cached in the server's process.
+                warm(population, servers[server][1], passes=2)
             for _ in range(ROUNDS):
                 for server, (_, url) in servers.items():
                     for name, mode in PATHS.items():
@@ -99,13 +99,6 @@ def main() -> int:
         print(f"{server:<10}" + "".join(f"{cell:>24}" for cell in cells))
     print(f"figures written to {path.name}")
     return 0
-
-
-def warm(population: Population, url: str) -> None:
-    """Every profile's token and title cached in the server's process."""
-    sent = 0.0
-    while sent < 2 * PROFILES:
-        sent += population.wrk(url, "steady")["requests_per_s"] * SECONDS
 
 
 if __name__ == "__main__":
