@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from io import StringIO
 from typing import Any
 
@@ -119,3 +120,30 @@ def test_the_command_reports_what_it_did(redis_client: redis.Redis, settings: An
     redis_client.set("v1:compaction:lock", "1")
     with pytest.raises(CommandError, match="another rollup"):
         call_command("compact_history", stdout=StringIO())
+
+
+def test_a_rolled_up_title_is_read_while_a_worker_holds_the_write_lock(
+    transactional_db: None,
+) -> None:
+    """SQLite: a session start reads the store (LiveVH, then the rollup) while the workers
+    write; its read must not queue for the write lock, which a flush holds for its batch."""
+    from django.db import connection
+
+    from history.sql import SqlStore
+
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL's readers never wait for its writers")
+    store = SqlStore()
+    old = state("old", 40)
+    store.write([old])
+    compact_profile(store, "p1", cutoff_ms=CUTOFF)
+    with connection.cursor() as cursor:  # fail in a second, not after the 20-s busy timeout
+        cursor.execute("PRAGMA busy_timeout = 1000")
+    writer = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # as a worker's flush does
+    try:
+        assert store.get("p1", "old") == old
+        assert store.get("p1", "never-watched") is None
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
