@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from django.db import InterfaceError, OperationalError, connections, transaction
 from django.utils import timezone
@@ -23,6 +24,8 @@ STATE_COLUMNS = (
 )
 # Each only grows, apart from the state.
 HIDINGS = ("hidden_before", "forgotten_before")
+# What a row holds of its PlayState besides the keys: all but when it was written.
+READ_COLUMNS = tuple(c for c in (*STATE_COLUMNS, *HIDINGS) if c != "updated_at")
 
 
 def _newer_sql(vendor: str) -> str:
@@ -66,18 +69,8 @@ def _upsert_sql(table: str, vendor: str) -> str:
 
 
 def _get_sql(quote: Callable[[str], str]) -> str:
-    columns = (
-        "position_ms",
-        "client_request_time",
-        "device_id",
-        "event_type",
-        "duration_ms",
-        "hidden_before",
-        "significant",
-        "forgotten_before",
-    )
     return (
-        f"SELECT {', '.join(columns)} FROM {quote(LiveVH._meta.db_table)}"
+        f"SELECT {', '.join(READ_COLUMNS)} FROM {quote(LiveVH._meta.db_table)}"
         " WHERE profile_id = %s AND movie_id = %s"
     )
 
@@ -91,19 +84,25 @@ def _compressed_sql(quote: Callable[[str], str]) -> str:
     )
 
 
-def _state(row: LiveVH) -> PlayState:
+def _state_of(profile_id: str, movie_id: str, values: Sequence[Any]) -> PlayState:
+    """A row's state from its READ_COLUMNS, in that order."""
+    column = dict(zip(READ_COLUMNS, values, strict=True))
     return PlayState(
-        profile_id=row.profile_id,
-        movie_id=row.movie_id,
-        position_ms=row.position_ms,
-        client_request_time=row.client_request_time,
-        device_id=row.device_id,
-        event_type=EventType(row.event_type),
-        duration_ms=row.duration_ms,
-        hidden_before=row.hidden_before,
-        significant=row.significant,
-        forgotten_before=row.forgotten_before,
+        profile_id=profile_id,
+        movie_id=movie_id,
+        position_ms=column["position_ms"],
+        client_request_time=column["client_request_time"],
+        device_id=column["device_id"],
+        event_type=EventType(column["event_type"]),
+        duration_ms=column["duration_ms"],
+        hidden_before=column["hidden_before"],
+        significant=bool(column["significant"]),  # (SQLite's cursor answers 0 or 1)
+        forgotten_before=column["forgotten_before"],
     )
+
+
+def _state(row: LiveVH) -> PlayState:
+    return _state_of(row.profile_id, row.movie_id, [getattr(row, c) for c in READ_COLUMNS])
 
 
 @raises_store_unavailable(OperationalError, InterfaceError)
@@ -145,21 +144,7 @@ class SqlStore:
         with connection.cursor() as cursor:
             cursor.execute(_get_sql(connection.ops.quote_name), [profile_id, movie_id])
             row = cursor.fetchone()
-        live = None
-        if row is not None:
-            position, crt, device, event, duration, hidden, significant, forgotten = row
-            live = PlayState(
-                profile_id,
-                movie_id,
-                position,
-                crt,
-                device,
-                EventType(event),
-                duration_ms=duration,
-                hidden_before=hidden,
-                significant=bool(significant),  # (SQLite answers 0 or 1)
-                forgotten_before=forgotten,
-            )
+        live = None if row is None else _state_of(profile_id, movie_id, row)
         return live_or_compacted(self, profile_id, movie_id, live)
 
     def changed_since(self, profile_id: str, since_ms: int) -> list[PlayState]:
