@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,8 @@ from playstate.events import MESSAGES
 from playstate.hotlayer import Limits
 
 DURATION_MS = 600_000
+# The `run` fixture (conftest.py): runs a coroutine on the test's one event loop.
+Run = Callable[[Coroutine[Any, Any, Any]], Any]
 DROP = object()  # a field to leave out
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Coroutine
-from typing import Any
 
 import pytest
 import redis
@@ -22,12 +20,11 @@ from history import codec
 from history.store import get_store
 from playstate.flush import pending_flush
 from playstate.models import RateLimit
-from tests.cases import heartbeat, now_s
+from tests.cases import Run, heartbeat, now_s
 from tests.conftest import MakeAccount
 
 # Transactional: the admin runs the async services, whose ORM calls close stale connections.
 pytestmark = pytest.mark.django_db(transaction=True)
-Run = Callable[[Coroutine[Any, Any, Any]], Any]
 
 
 @pytest.fixture

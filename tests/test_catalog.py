@@ -1,15 +1,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
 
 from catalog import titles
 from catalog.models import Movie
-
-Run = Callable[[Coroutine[Any, Any, Any]], Any]
+from tests.cases import Run
 
 
 @pytest.mark.django_db(transaction=True)

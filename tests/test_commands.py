@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -13,9 +12,9 @@ from django.core.management import CommandError, call_command
 from accounts.auth import Principal, principal_for_token
 from accounts.models import ApiToken, Profile
 from catalog.models import Movie
+from tests.cases import Run
 
 pytestmark = pytest.mark.django_db(transaction=True)
-Run = Callable[[Coroutine[Any, Any, Any]], Any]
 
 
 def issue(*args: str) -> str:

@@ -9,10 +9,12 @@ from typing import Any
 import pytest
 import redis
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from core.domain import EventType, PlayState
 from history.compaction import DAY_MS, compact_profile
 from history.selectors import stored_records
+from history.sql import SqlStore
 from history.store import HistoryStore, compacted_records
 
 NOW = 1_800_000_000_000
@@ -127,10 +129,6 @@ def test_a_rolled_up_title_is_read_while_a_worker_holds_the_write_lock(
 ) -> None:
     """SQLite: a session start reads the store (LiveVH, then the rollup) while the workers
     write; its read must not queue for the write lock, which a flush holds for its batch."""
-    from django.db import connection
-
-    from history.sql import SqlStore
-
     if connection.vendor != "sqlite":
         pytest.skip("PostgreSQL's readers never wait for its writers")
     store = SqlStore()

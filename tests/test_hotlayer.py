@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable, Coroutine
 from functools import reduce
-from typing import Any
 
 import pytest
 import redis
@@ -18,11 +16,10 @@ from hypothesis import strategies as st
 from core.domain import EventType, PlayState, merge
 from playstate import hotlayer, scripts
 from playstate.hotlayer import IngestItem, IngestOutcome
-from tests.cases import unlimited
+from tests.cases import Run, unlimited
 
 NOW = 1_700_000_100_000
 URGENT_DUE = NOW - 365 * 86_400_000  # PAUSE/STOP/SEEK: ahead of every plain title
-Run = Callable[[Coroutine[Any, Any, Any]], Any]
 
 heartbeats = st.builds(
     PlayState,

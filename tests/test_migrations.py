@@ -3,14 +3,12 @@ migrates with its data: the tables stay, the models and their admin history move
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
-from typing import Any
-
 import pytest
 from django_test_migrations.migrator import Migrator
 
 from accounts.auth import principal_for_token
 from accounts.models import hash_token
+from tests.cases import Run
 
 # Back to before the split (every other app stays migrated, as on a deployed database).
 BEFORE: list[tuple[str, str | None]] = [
@@ -19,7 +17,6 @@ BEFORE: list[tuple[str, str | None]] = [
     ("playstate", "0002_ratelimit"),
 ]
 AFTER: list[tuple[str, str | None]] = [("playstate", "0003_profile_apitoken_movie_moved")]
-Run = Callable[[Coroutine[Any, Any, Any]], Any]
 
 
 @pytest.mark.django_db(transaction=True)

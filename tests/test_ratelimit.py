@@ -3,7 +3,6 @@ hard ceilings; and what the API answers when the limiter refuses."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from typing import Any
 
 import httpx
@@ -16,11 +15,10 @@ from core.domain import EventType, PlayState
 from playstate import hotlayer, ratelimit
 from playstate.hotlayer import IngestItem, IngestOutcome, Limits
 from playstate.models import RateLimit
-from tests.cases import heartbeat, now_s
+from tests.cases import Run, heartbeat, now_s
 
 NOW = 1_800_000_000_000
 LIMITED = hotlayer.RATE_LIMITED
-Run = Callable[[Coroutine[Any, Any, Any]], Any]
 H, P, S, X = EventType.HEARTBEAT, EventType.PAUSE, EventType.SEEK, EventType.STOP
 
 

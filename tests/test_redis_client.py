@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +13,8 @@ import pytest
 import redis.exceptions
 
 from core import redis as core_redis
+from tests.cases import Run
 from tests.stack import RedisServer
-
-Run = Callable[[Coroutine[Any, Any, Any]], Any]
 
 
 def test_a_send_to_a_redis_that_stopped_fails_within_the_timeout(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import signal
 import time
 from collections import Counter
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -23,7 +23,7 @@ from history.store import get_store
 from playstate import hotlayer
 from playstate.flush import pending_flush
 from playstate.hotlayer import IngestItem
-from tests.cases import now_s, unlimited
+from tests.cases import Run, now_s, unlimited
 from tests.e2e.conftest import E2E_ENV, Viewers, backlog, launch, run_suites, wait_for
 from tests.stack import RedisCluster, Stack
 
@@ -41,7 +41,6 @@ SUITES = [
     "tests/e2e/test_sync.py",
 ]
 PROFILES = [f"viewer-{i}" for i in range(40)]
-Run = Callable[[Coroutine[Any, Any, Any]], Any]
 
 
 def test_the_hot_layer_suites_pass_on_a_redis_cluster() -> None:
