@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 import redis.exceptions
+from redis.connection import HiredisRespSerializer
+from redis.typing import EncodableT
 
 from core import redis as core_redis
 from tests.cases import Run
@@ -44,3 +46,48 @@ def test_a_send_to_a_redis_that_stopped_fails_within_the_timeout(
         server.process.send_signal(signal.SIGCONT)
         server.stop()
         core_redis.reset_clients()
+
+
+def test_commands_are_packed_by_hiredis_and_every_kind_of_value_round_trips(
+    redis_client: redis.Redis, settings: Any, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    packed: list[object] = []
+    pack = HiredisRespSerializer.pack
+
+    def spy(self: HiredisRespSerializer, *args: Any) -> Any:
+        packed.append(args[0])
+        return pack(self, *args)
+
+    monkeypatch.setattr(HiredisRespSerializer, "pack", spy)
+    values: dict[str, EncodableT] = {
+        "text": "héllo",
+        "big": 12345678901234,
+        "negative": -3,
+        "float": 1.5,
+        "raw": b"ok",
+    }
+
+    async def round_trip() -> list[object]:
+        client = core_redis.hot_client()
+        for name, value in values.items():
+            await client.set(f"pack:{name}", value)
+        with pytest.raises(redis.exceptions.DataError):
+            await client.set("pack:bool", True)
+        return [await client.get(f"pack:{name}") for name in values]
+
+    assert run(round_trip()) == ["héllo", "12345678901234", "-3", "1.5", "ok"]
+    assert packed.count("SET") == len(values) + 1
+    assert "GET" in packed
+    assert redis_client.exists("pack:bool") == 0
+
+    # A Unix socket's connections pack the same way (nothing is sent: no server there).
+    settings.REDIS_URL = "unix:///nonexistent/redis.sock"
+    core_redis.reset_clients()
+
+    async def pack_for_a_unix_socket() -> None:
+        pool = core_redis.aclient().connection_pool
+        pool.make_connection().pack_command("PING")  # type: ignore[no-untyped-call]
+
+    packed.clear()
+    run(pack_for_a_unix_socket())
+    assert packed == ["PING"]
