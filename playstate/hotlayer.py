@@ -52,7 +52,7 @@ from redis.crc import REDIS_CLUSTER_HASH_SLOTS as SLOTS
 from redis.crc import key_slot
 
 from core.domain import URGENT_EVENTS, EventType, PlayState, holds_place
-from core.redis import hot_client, hot_clustered
+from core.redis import hot_client, hot_clustered, hot_command
 from playstate import scripts
 
 VERSIONS_TTL_SECONDS = 30 * 86_400
@@ -405,8 +405,8 @@ async def get_states(pairs: Sequence[tuple[str, str]]) -> list[PlayState]:
 
 
 async def get_state(profile_id: str, movie_id: str) -> PlayState | None:
-    """One title's cached state (the resume read: one command, no pipeline)."""
-    fields = cast("dict[str, str]", await hot_client().hgetall(hot_key(profile_id, movie_id)))
+    """One title's cached state (the resume read: one command)."""
+    fields = cast("dict[str, str]", await hot_command("HGETALL", hot_key(profile_id, movie_id)))
     return state_from_hash(profile_id, movie_id, fields)
 
 

@@ -7,16 +7,16 @@ from a table this module writes in front of the script (`K.hot`, `A.now`; per-it
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib.resources import files
 from typing import Any, NamedTuple
 
 import redis.asyncio
-from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
-from core.redis import HotClient, hot_client
+from core.redis import hot_client, hot_command
 
 
 class IngestKeys(NamedTuple):
@@ -155,6 +155,7 @@ class Script:
     # buckets.lua: bucket_hash(), spend(), save_buckets()).
     prelude: tuple[str, ...] = ()
     text: str = field(init=False)
+    sha: str = field(init=False)  # what EVALSHA names it by
 
     def __post_init__(self) -> None:
         lua = files("playstate") / "lua"
@@ -164,16 +165,19 @@ class Script:
         parts += [(lua / f"{name}.lua").read_text() for name in self.prelude]
         parts.append((lua / f"{self.name}.lua").read_text())
         object.__setattr__(self, "text", "".join(parts))
-
-    def _script(self, client: HotClient) -> AsyncScript:
-        script = _registered.get(self.name)
-        if script is None:
-            script = _registered[self.name] = client.register_script(self.text)
-        return script
+        object.__setattr__(self, "sha", hashlib.sha1(self.text.encode()).hexdigest())
 
     async def __call__(self, keys: Sequence[str], args: Sequence[str | int]) -> Any:
-        client = hot_client()
-        return await self._script(client)(keys, args, client=client)
+        """Run on the hot layer (pipelined with what else this process sends meanwhile);
+        loaded first if the server does not know it yet."""
+        for attempt in (1, 2):
+            try:
+                return await hot_command("EVALSHA", self.sha, len(keys), *keys, *args)
+            except NoScriptError:
+                if attempt == 2:
+                    raise
+                await hot_client().script_load(self.text)
+        raise AssertionError("unreachable")
 
     async def replicated(
         self, keys: Sequence[str], args: Sequence[str | int], *, replicas: int, timeout_ms: int
@@ -181,11 +185,10 @@ class Script:
         """Run, then WAIT on the same connection until `replicas` replicas have the write
         (or `timeout_ms` passed); returns the result and how many replicas confirmed."""
         client = hot_client()
-        sha = self._script(client).sha
         for attempt in (1, 2):
             pipe = client.pipeline(transaction=False)
             # (a cluster's pipeline refuses its evalsha method, not the command)
-            pipe.execute_command("EVALSHA", sha, len(keys), *keys, *args)
+            pipe.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
             if isinstance(client, redis.asyncio.RedisCluster):
                 # WAIT names no key: it goes to the primary that ran the script.
                 node = client.get_node_from_key(keys[0])
@@ -202,9 +205,6 @@ class Script:
             return result, int(confirmed)
         raise AssertionError("unreachable")
 
-
-# AsyncScript objects hold the SHA1 of their text, computed once; they run on any client.
-_registered: dict[str, AsyncScript] = {}
 
 INGEST = Script(
     "ingest",

@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis.asyncio.client
 import redis.exceptions
 from redis.connection import HiredisRespSerializer
 from redis.typing import EncodableT
 
 from core import redis as core_redis
+from playstate import scripts
 from tests.cases import Run
 from tests.stack import RedisServer
 
@@ -37,10 +39,19 @@ def test_a_send_to_a_redis_that_stopped_fails_within_the_timeout(
         server.process.send_signal(signal.SIGSTOP)  # wedged: it reads nothing more
         await client.set("k", big)
 
+    async def pipelined() -> list[Any]:
+        commands = [core_redis.hot_command("INCR", "n") for _ in range(3)]
+        return list(await asyncio.gather(*commands, return_exceptions=True))
+
     started = time.monotonic()
     try:
         with pytest.raises(redis.exceptions.TimeoutError, match="writing"):
             run(asyncio.wait_for(send(), 10))
+        assert time.monotonic() - started < 5
+        # The commands the service sends pipelined: small, so sent; no reply comes.
+        started = time.monotonic()
+        errors = run(asyncio.wait_for(pipelined(), 10))
+        assert all(isinstance(e, redis.exceptions.TimeoutError) for e in errors), errors
         assert time.monotonic() - started < 5
     finally:
         server.process.send_signal(signal.SIGCONT)
@@ -91,3 +102,78 @@ def test_commands_are_packed_by_hiredis_and_every_kind_of_value_round_trips(
     packed.clear()
     run(pack_for_a_unix_socket())
     assert packed == ["PING"]
+
+
+def test_commands_sent_in_one_turn_go_in_one_pipeline_each_caller_its_own_reply(
+    redis_client: redis.Redis, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipelines: list[int] = []
+    execute = redis.asyncio.client.Pipeline.execute
+
+    async def counted(self: redis.asyncio.client.Pipeline, *args: Any, **kwargs: Any) -> Any:
+        pipelines.append(len(self))
+        return await execute(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.asyncio.client.Pipeline, "execute", counted)
+    redis_client.set("text", "not a hash")
+
+    async def together() -> list[object]:
+        increments = [core_redis.hot_command("INCR", "n") for _ in range(20)]
+        wrong = core_redis.hot_command("HGETALL", "text")
+        return await asyncio.gather(*increments, wrong, return_exceptions=True)
+
+    *counts, wrong = run(together())
+    assert sorted(counts) == list(range(1, 21))
+    assert isinstance(wrong, redis.exceptions.ResponseError)
+    assert "WRONGTYPE" in str(wrong)
+    assert pipelines == [21]
+    assert run(core_redis.hot_command("GET", "n")) == "20"  # later turns: pipelines of their own
+    assert pipelines == [21, 1]
+
+
+def test_a_caller_that_gave_up_leaves_the_others_their_replies(
+    redis_client: redis.Redis, run: Run
+) -> None:
+    async def one_cancelled() -> list[Any]:
+        first = asyncio.ensure_future(core_redis.hot_command("INCR", "n"))
+        second = asyncio.ensure_future(core_redis.hot_command("INCR", "n"))
+        await asyncio.sleep(0)  # both queued; the pipeline not sent yet
+        first.cancel()
+        return list(await asyncio.gather(first, second, return_exceptions=True))
+
+    gone, reply = run(one_cancelled())
+    assert isinstance(gone, asyncio.CancelledError)
+    assert reply == 2  # the cancelled one was sent already: it still counted
+    assert redis_client.get("n") == "2"
+
+
+def test_every_command_of_a_pipeline_fails_as_a_redis_error_when_redis_is_gone(
+    tmp_path: Path, settings: Any, run: Run
+) -> None:
+    server = RedisServer(tmp_path)
+    server.start()
+    settings.REDIS_URL = settings.PLAYSTATE_HOT_REDIS_URL = server.url
+    core_redis.reset_clients()
+    try:
+        assert run(core_redis.hot_command("PING")) is True
+        server.stop()
+
+        async def together() -> list[Any]:
+            commands = [core_redis.hot_command("INCR", "n") for _ in range(5)]
+            return await asyncio.gather(*commands, return_exceptions=True)
+
+        errors = run(together())
+        assert all(isinstance(e, redis.exceptions.ConnectionError) for e in errors), errors
+    finally:
+        server.stop()
+        core_redis.reset_clients()
+
+
+def test_a_script_the_server_lost_is_loaded_again(redis_client: redis.Redis, run: Run) -> None:
+    script = scripts.Script("ack", scripts.AckKeys, scripts.AckArgs)
+    keys, args = scripts.AckKeys("inflight"), scripts.AckArgs(deadline=0)
+    run(script(keys, args))
+    redis_client.script_flush()  # as a restarted Redis without persistence has forgotten it
+    assert redis_client.script_exists(script.sha) == [False]
+    run(script(keys, args))
+    assert redis_client.script_exists(script.sha) == [True]
