@@ -157,7 +157,8 @@ class _AutoPipeline:
 
     @staticmethod
     async def _pipeline(queued: list[tuple[tuple[EncodableT, ...], asyncio.Future[Any]]]) -> None:
-        pipe = hot_client().pipeline(transaction=False)
+        client = hot_client()
+        pipe = client.pipeline(transaction=False)
         for command, _ in queued:
             pipe.execute_command(*command)
         try:
@@ -166,6 +167,11 @@ class _AutoPipeline:
             for _, reply in queued:
                 reply.cancel()
             raise
+        except redis.DataError:
+            # A value that cannot be sent (None, a bool), found while packing, before anything
+            # was sent: each command goes alone, so that only its own caller gets the error.
+            alone = (client.execute_command(*command) for command, _ in queued)
+            replies = await asyncio.gather(*alone, return_exceptions=True)
         except Exception as error:
             replies = [error] * len(queued)
         for (_, reply), value in zip(queued, replies, strict=True):

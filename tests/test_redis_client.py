@@ -131,6 +131,23 @@ def test_commands_sent_in_one_turn_go_in_one_pipeline_each_caller_its_own_reply(
     assert pipelines == [21, 1]
 
 
+def test_a_value_that_cannot_be_sent_fails_only_its_own_command(
+    redis_client: redis.Redis, run: Run
+) -> None:
+    async def together() -> list[Any]:
+        commands = [
+            core_redis.hot_command("INCR", "n"),
+            core_redis.hot_command("SET", "k", None),  # type: ignore[arg-type]
+            core_redis.hot_command("INCR", "n"),
+        ]
+        return list(await asyncio.gather(*commands, return_exceptions=True))
+
+    first, refused, second = run(together())
+    assert isinstance(refused, redis.exceptions.DataError)
+    assert sorted([first, second]) == [1, 2]
+    assert redis_client.exists("k") == 0
+
+
 def test_a_caller_that_gave_up_leaves_the_others_their_replies(
     redis_client: redis.Redis, run: Run
 ) -> None:
