@@ -8,15 +8,17 @@ from a table this module writes in front of the script (`K.hot`, `A.now`; per-it
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from importlib.resources import files
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import redis.asyncio
 from redis.exceptions import NoScriptError
 
 from core.redis import hot_client, hot_command
+
+T = TypeVar("T")
 
 
 class IngestKeys(NamedTuple):
@@ -167,17 +169,18 @@ class Script:
         object.__setattr__(self, "text", "".join(parts))
         object.__setattr__(self, "sha", hashlib.sha1(self.text.encode()).hexdigest())
 
+    async def _loaded(self, send: Callable[[], Awaitable[T]]) -> T:
+        """`send()`, and once more after loading the script if the server did not know it
+        (a Redis restarted without its data, a replica promoted, a new cluster node)."""
+        try:
+            return await send()
+        except NoScriptError:
+            await hot_client().script_load(self.text)
+            return await send()
+
     async def __call__(self, keys: Sequence[str], args: Sequence[str | int]) -> Any:
-        """Run on the hot layer (pipelined with what else this process sends meanwhile);
-        loaded first if the server does not know it yet."""
-        for attempt in (1, 2):
-            try:
-                return await hot_command("EVALSHA", self.sha, len(keys), *keys, *args)
-            except NoScriptError:
-                if attempt == 2:
-                    raise
-                await hot_client().script_load(self.text)
-        raise AssertionError("unreachable")
+        """Run on the hot layer, pipelined with what else this process sends meanwhile."""
+        return await self._loaded(lambda: hot_command("EVALSHA", self.sha, len(keys), *keys, *args))
 
     async def replicated(
         self, keys: Sequence[str], args: Sequence[str | int], *, replicas: int, timeout_ms: int
@@ -185,7 +188,8 @@ class Script:
         """Run, then WAIT on the same connection until `replicas` replicas have the write
         (or `timeout_ms` passed); returns the result and how many replicas confirmed."""
         client = hot_client()
-        for attempt in (1, 2):
+
+        async def run_and_wait() -> list[Any]:
             pipe = client.pipeline(transaction=False)
             # (a cluster's pipeline refuses its evalsha method, not the command)
             pipe.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
@@ -195,15 +199,10 @@ class Script:
                 pipe.execute_command("WAIT", replicas, timeout_ms, target_nodes=node)
             else:
                 pipe.execute_command("WAIT", replicas, timeout_ms)
-            try:
-                result, confirmed = await pipe.execute()
-            except NoScriptError:
-                if attempt == 2:
-                    raise
-                await client.script_load(self.text)
-                continue
-            return result, int(confirmed)
-        raise AssertionError("unreachable")
+            return await pipe.execute()
+
+        result, confirmed = await self._loaded(run_and_wait)
+        return result, int(confirmed)
 
 
 INGEST = Script(

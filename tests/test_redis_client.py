@@ -1,5 +1,7 @@
-"""The Redis clients fail fast: a server that stops taking commands costs a request at most
-the socket timeout, then a Redis error the caller turns into a 503 or a fallback."""
+"""The Redis clients (core/redis.py): they fail fast (a server that stops taking commands
+costs a request at most the socket timeout, then a Redis error the caller turns into a 503 or
+a fallback); the hot layer's commands of one turn go in one pipeline, each caller with its own
+reply or error; commands are packed by hiredis."""
 
 from __future__ import annotations
 
@@ -193,4 +195,7 @@ def test_a_script_the_server_lost_is_loaded_again(redis_client: redis.Redis, run
     redis_client.script_flush()  # as a restarted Redis without persistence has forgotten it
     assert redis_client.script_exists(script.sha) == [False]
     run(script(keys, args))
+    assert redis_client.script_exists(script.sha) == [True]
+    redis_client.script_flush()  # and with the WAIT for replicas after it, on one connection
+    assert run(script.replicated(keys, args, replicas=0, timeout_ms=10)) == (1, 0)
     assert redis_client.script_exists(script.sha) == [True]
