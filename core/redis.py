@@ -15,8 +15,10 @@ from typing import Any, TypeVar, cast
 import redis
 import redis.asyncio
 from django.conf import settings
+from redis.asyncio.cluster import ClusterPipeline
 from redis.backoff import NoBackoff
 from redis.connection import HiredisRespSerializer
+from redis.exceptions import RedisClusterException
 from redis.retry import Retry
 from redis.typing import EncodableT
 
@@ -74,6 +76,46 @@ def _async_from_url(url: str) -> redis.asyncio.Redis:
     return redis.asyncio.Redis(connection_pool=pool)
 
 
+class _HotCluster(redis.asyncio.RedisCluster):
+    """redis-py's cluster client with two of its failure paths made like its others, so that
+    a node that fails turns into a Redis error for the caller (a quick 503 or a fallback) and
+    then heals by itself:
+    - A cluster it cannot reach at all raised `RedisClusterException`, which is no
+      `RedisError`: here it is a `ConnectionError`.
+    - A single command that meets a dead node marks the client to ask for the slots again;
+      a pipeline, with no retries, did not (redis/redis-py#3130, fix proposed in #3513). So a
+      process that last read the slots before a failover, and then reached the dead primary
+      only through pipelines (the hot layer's `WAIT`), kept sending them to it."""
+
+    async def initialize(
+        self,
+        additional_startup_nodes_info: list[tuple[str, int]] | None = None,
+        last_failed_node_name: str | None = None,
+    ) -> _HotCluster:
+        try:
+            await super().initialize(additional_startup_nodes_info, last_failed_node_name)
+        except RedisClusterException as error:
+            raise redis.ConnectionError(str(error)) from error
+        return self
+
+    def pipeline(self, transaction: Any | None = None, shard_hint: Any | None = None) -> Any:
+        if shard_hint:
+            return super().pipeline(transaction, shard_hint)  # (which refuses it)
+        # (its typing declares an abstract attribute that the class sets in __init__)
+        return _HotClusterPipeline(self, transaction)  # type: ignore[abstract]
+
+
+class _HotClusterPipeline(ClusterPipeline):
+    async def execute(self, raise_on_error: bool = True, allow_redirections: bool = True) -> Any:
+        try:
+            return await super().execute(raise_on_error, allow_redirections)
+        except redis.asyncio.RedisCluster.ERRORS_ALLOW_RETRY:
+            # What `RedisCluster.execute_command` does on the same errors: the next command
+            # or pipeline reads the slots first.
+            self.cluster_client._initialize = True
+            raise
+
+
 _client: redis.Redis | None = None
 _async_clients: dict[asyncio.AbstractEventLoop, redis.asyncio.Redis] = {}
 HotClient = redis.asyncio.Redis | redis.asyncio.RedisCluster
@@ -120,7 +162,7 @@ def _hot_client() -> HotClient:
     # between, a command fails at once (503, the player retries) instead of waiting for it.
     # After a failure the client asks the cluster for its slots again.
     options["retry"] = Retry(NoBackoff(), 0)
-    return redis.asyncio.RedisCluster.from_url(url, reinitialize_steps=1, **options)
+    return _HotCluster.from_url(url, reinitialize_steps=1, **options)
 
 
 def hot_client() -> HotClient:

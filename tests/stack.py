@@ -116,7 +116,11 @@ class RedisServer:
     def stop(self) -> None:
         if self.process is not None:
             self.process.terminate()
-            self.process.wait(10)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
             self.process = None
 
     def kill(self) -> None:
@@ -189,11 +193,18 @@ class RedisCluster:
             node = cluster.get_node_from_key(key)
             return next(s for s in self.servers if s.port == node.port)
 
-    def replica_of(self, primary: RedisServer) -> RedisServer:
+    def replica_of(self, primary: RedisServer, timeout: float = 30.0) -> RedisServer:
+        deadline = time.monotonic() + timeout
         with redis.Redis(port=primary.port, decode_responses=True) as node:
-            replicas = node.execute_command(
-                "CLUSTER REPLICAS", node.execute_command("CLUSTER MYID")
-            )
+            # (a replica is listed once the primary has heard of it, shortly after start)
+            while not (
+                replicas := node.execute_command(
+                    "CLUSTER REPLICAS", node.execute_command("CLUSTER MYID")
+                )
+            ):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"no replica of {primary.port} after {timeout}s")
+                time.sleep(0.1)
         # redis-py answers {"host:port": {...}} for each replica
         port = int(next(iter(replicas)).split("@")[0].rsplit(":", 1)[1])
         return next(s for s in self.servers if s.port == port)

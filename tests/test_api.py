@@ -357,12 +357,12 @@ async def test_a_late_heartbeat_for_an_expired_title_does_not_undo_the_store(
     assert [r["position_ms"] for r in await row(api, alice)] == [90_000]
 
 
-@pytest.fixture
-def redis_down(redis_client: redis.Redis) -> Any:
+@pytest.fixture(params=[False, True], ids=["redis down", "redis cluster down"])
+def redis_down(redis_client: redis.Redis, request: pytest.FixtureRequest) -> Any:
     with override_settings(
         REDIS_URL="redis://127.0.0.1:9/0",
         PLAYSTATE_HOT_REDIS_URL="redis://127.0.0.1:9/0",
-        PLAYSTATE_HOT_REDIS_CLUSTER=False,
+        PLAYSTATE_HOT_REDIS_CLUSTER=request.param,
     ):
         core_redis.reset_clients()
         yield

@@ -1,7 +1,8 @@
 """The hot layer on a real Redis Cluster (3 primaries, 3 replicas, on loopback): the hot-layer,
 API, sync and end-to-end suites pass on it unchanged; a batch spread over many slots is
 applied and flushed from every slot; a slot whose announcement was lost is found by the sweep;
-a primary killed with heartbeats flowing costs a few seconds of 503s, then ingest goes on by
+a process holding the slot map from before a promotion finds the new primary after one
+failure; a primary killed with heartbeats flowing costs a few seconds of 503s, then ingest goes on by
 itself; with PLAYSTATE_HOT_WAIT_REPLICAS=1 what was acknowledged before the kill is on the
 promoted replica, and nothing acknowledged is missing from the store."""
 
@@ -15,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 from redis.crc import key_slot
 
 from core import redis as core_redis
@@ -140,6 +142,40 @@ def test_with_wait_a_heartbeat_is_acknowledged_once_a_replica_has_it(
     finally:
         replica.process.send_signal(signal.SIGCONT)
     assert run(hotlayer.counters())["heartbeats_unreplicated"] == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_process_that_read_the_slots_before_a_failover_finds_the_new_primary(
+    cluster: RedisCluster, on_cluster: Any, run: Run, settings: Any
+) -> None:
+    settings.PLAYSTATE_HOT_WAIT_REPLICAS = 1  # ingest runs in a pipeline, with its WAIT
+    # A profile whose slot's primary is not the one of the account's ceiling (a single
+    # command there, which would make the client read the slots again by itself).
+    ceiling = cluster.primary_of(hotlayer.account_key(unlimited().account_id))
+    primary, profile = next(
+        (p, profile)
+        for profile in PROFILES
+        if (p := cluster.primary_of(hotlayer.hot_key(profile, "m1"))).port != ceiling.port
+    )
+    replica = cluster.replica_of(primary)
+    now = now_s() * 1000
+    assert ingest(run, [state(profile, 200_000, now - 10, EventType.PAUSE)], now) == [1]
+    primary.kill()
+    try:
+        # This process's client still holds the slots as they were before the kill.
+        with redis.Redis(port=replica.port, decode_responses=True) as promoted:
+            wait_for(lambda: promoted.role()[0] == "master", timeout=30)
+        cluster.wait_ok()
+        later = state(profile, 201_000, now - 5, EventType.PAUSE)
+        with pytest.raises(redis.ConnectionError):  # a quick 503 for this one heartbeat
+            ingest(run, [later], now)
+        assert ingest(run, [later], now) == [1]
+        cached = run(hotlayer.get_state(profile, "m1"))
+        assert cached is not None
+        assert cached.position_ms == 201_000
+    finally:
+        primary.start()  # back as a replica of the promoted one
+        cluster.wait_ok()
 
 
 def test_a_primary_killed_under_traffic_costs_seconds_of_503_and_loses_nothing(
