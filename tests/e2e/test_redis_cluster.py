@@ -2,9 +2,9 @@
 API, sync and end-to-end suites pass on it unchanged; a batch spread over many slots is
 applied and flushed from every slot; a slot whose announcement was lost is found by the sweep;
 a process holding the slot map from before a promotion finds the new primary after one
-failure; a primary killed with heartbeats flowing costs a few seconds of 503s, then ingest goes on by
-itself; with PLAYSTATE_HOT_WAIT_REPLICAS=1 what was acknowledged before the kill is on the
-promoted replica, and nothing acknowledged is missing from the store."""
+failure; a primary killed with heartbeats flowing costs a few seconds of 503s, then ingest
+goes on by itself; with PLAYSTATE_HOT_WAIT_REPLICAS=1 what was acknowledged before the kill
+is on the promoted replica, and nothing acknowledged is missing from the store."""
 
 from __future__ import annotations
 
