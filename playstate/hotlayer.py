@@ -52,6 +52,7 @@ from redis.crc import REDIS_CLUSTER_HASH_SLOTS as SLOTS
 from redis.crc import key_slot
 
 from core.domain import URGENT_EVENTS, EventType, PlayState, holds_place
+from core.hotsettings import hot_settings
 from core.redis import hot_client, hot_clustered, hot_command
 from playstate import scripts
 
@@ -208,7 +209,7 @@ def state_from_hash(profile_id: str, movie_id: str, fields: Mapping[str, str]) -
 
 
 def significant(position_ms: int, event_type: EventType) -> bool:
-    return holds_place(position_ms, event_type, ignore_start_ms=settings.PLAYSTATE_IGNORE_START_MS)
+    return holds_place(position_ms, event_type, ignore_start_ms=hot_settings().ignore_start_ms)
 
 
 class IngestItem(NamedTuple):
@@ -266,9 +267,7 @@ async def ingest(
     if not retrying_cold:
         given, wait = await scripts.CEILING(
             scripts.CeilingKeys(account_key(limits.account_id)),
-            scripts.CeilingArgs(
-                now_ms, settings.PLAYSTATE_HARD_LIMIT_ACCOUNT_PER_MINUTE, len(items)
-            ),
+            scripts.CeilingArgs(now_ms, hot_settings().hard_limit_account_per_minute, len(items)),
         )
     allowed = items[: int(given)]
     by_shard: dict[Shard, list[int]] = defaultdict(list)
@@ -338,17 +337,18 @@ async def _ingest_slot(
             shard.pending if clustered else account_key(limits.account_id),
         )
     )
+    config = hot_settings()
     args: list[str | int] = list(
         scripts.IngestArgs(
             now=now_ms,
-            hot_ttl=settings.PLAYSTATE_HOT_TTL_SECONDS,
-            window=settings.PLAYSTATE_COALESCE_WINDOW_MS,
-            event_ttl=settings.PLAYSTATE_EVENT_ID_TTL_SECONDS,
+            hot_ttl=config.hot_ttl_seconds,
+            window=config.coalesce_window_ms,
+            event_ttl=config.event_id_ttl_seconds,
             items=len(items),
-            ignore_start=settings.PLAYSTATE_IGNORE_START_MS,
+            ignore_start=config.ignore_start_ms,
             versions_ttl=VERSIONS_TTL_SECONDS,
-            profile_ceiling=settings.PLAYSTATE_HARD_LIMIT_PROFILE_PER_MINUTE,
-            account_ceiling=0 if clustered else settings.PLAYSTATE_HARD_LIMIT_ACCOUNT_PER_MINUTE,
+            profile_ceiling=config.hard_limit_profile_per_minute,
+            account_ceiling=0 if clustered else config.hard_limit_account_per_minute,
             counting=int(not clustered),
         )
     )
@@ -378,10 +378,10 @@ async def _ingest_slot(
         )
     for name, amount in counters.items():
         args += [name, amount]
-    replicas = settings.PLAYSTATE_HOT_WAIT_REPLICAS
+    replicas = config.hot_wait_replicas
     if replicas:
         raw, confirmed = await scripts.INGEST.replicated(
-            keys, args, replicas=replicas, timeout_ms=settings.PLAYSTATE_HOT_WAIT_TIMEOUT_MS
+            keys, args, replicas=replicas, timeout_ms=config.hot_wait_timeout_ms
         )
         if confirmed < replicas:
             await count({"heartbeats_unreplicated": len(items)})

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from channels.db import database_sync_to_async
-from django.conf import settings
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
@@ -22,6 +21,7 @@ from accounts.auth import NOT_YOURS, Principal, Unauthenticated, authenticate
 from catalog.titles import durations, titles
 from core.clock import now_ms
 from core.domain import URGENT_EVENTS, EventType, PlayState, to_millis
+from core.hotsettings import hot_settings
 from core.payloads import FieldErrors, field_errors
 from history.store import StoreUnavailable, get_store
 from playstate import events, hotlayer, metrics, ratelimit
@@ -116,7 +116,7 @@ class _Plan:
         return {i.state.movie_id for i in self.items if isinstance(i, IngestItem)}
 
     def check(self, principal: Principal, catalog: dict[str, int | None]) -> None:
-        now = now_ms()
+        now, max_clock_skew_ms = now_ms(), hot_settings().max_clock_skew_ms
         for index, item in enumerate(self.items):
             checked = (
                 check_context(
@@ -124,7 +124,7 @@ class _Plan:
                     profile_ids=principal.profile_ids,
                     duration_ms=catalog.get(item.state.movie_id),
                     now_ms=now,
-                    max_clock_skew_ms=settings.PLAYSTATE_MAX_CLOCK_SKEW_MS,
+                    max_clock_skew_ms=max_clock_skew_ms,
                 )
                 if isinstance(item, IngestItem)
                 else item

@@ -10,6 +10,7 @@ from functools import reduce
 import pytest
 import redis
 from django.conf import settings as django_settings
+from django.test import override_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -191,6 +192,19 @@ def test_every_name_a_script_reads_is_in_its_layout(script: scripts.Script) -> N
     for table, name in used:
         fields: tuple[str, ...] = getattr(layouts[table], "_fields", ())
         assert name in fields, f"{script.name}: {table}.{name}"
+
+
+def test_a_setting_changed_while_the_process_runs_applies_to_the_next_heartbeat(
+    redis_client: redis.Redis, run: Run
+) -> None:
+    ingest(run, [state(1, NOW - 5)])
+    window = django_settings.PLAYSTATE_COALESCE_WINDOW_MS
+    assert redis_client.zscore(hotlayer.shard_of("p").pending, "p/m1") == NOW + window
+    redis_client.delete(hotlayer.shard_of("p").pending)
+    # (the hot path reads its settings from a snapshot: core/hotsettings.py)
+    with override_settings(PLAYSTATE_COALESCE_WINDOW_MS=1_234):
+        ingest(run, [state(2, NOW - 4)])
+    assert redis_client.zscore(hotlayer.shard_of("p").pending, "p/m1") == NOW + 1_234
 
 
 def test_a_claim_whose_write_failed_is_pending_again_at_once(
