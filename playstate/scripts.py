@@ -194,7 +194,9 @@ class Script:
             # (a cluster's pipeline refuses its evalsha method, not the command)
             pipe.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
             if isinstance(client, redis.asyncio.RedisCluster):
-                # WAIT names no key: it goes to the primary that ran the script.
+                # WAIT names no key: it goes to the primary that ran the script, as the
+                # slots are once read again if a failure asked for that (else a no-op).
+                await client.initialize()
                 node = client.get_node_from_key(keys[0])
                 pipe.execute_command("WAIT", replicas, timeout_ms, target_nodes=node)
             else:
