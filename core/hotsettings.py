@@ -1,9 +1,10 @@
 """The settings a heartbeat reads, as plain attributes of one object per process.
 
 Django's `settings` is a LazyObject: each read goes through a Python-level `__getattribute__`
-(≈ 0.7 µs here, against 0.06 µs for a plain attribute), and a heartbeat read eleven, ≈ 3% of
-its web CPU. The snapshot is taken at the first read and again after a setting changes
-(Django sends `setting_changed` for `override_settings` and pytest-django's `settings`).
+(0.4 to 0.7 µs here, against 0.06 µs for a plain attribute), and a heartbeat on the fast path
+read thirteen, ≈ 3% of its web CPU. The snapshot is taken at the first read and again after a
+setting changes (Django sends `setting_changed` for `override_settings` and pytest-django's
+`settings`).
 """
 
 from __future__ import annotations

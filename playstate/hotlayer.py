@@ -417,6 +417,7 @@ async def recent_states(profile_id: str) -> list[PlayState]:
 
 async def repair(state: PlayState) -> None:
     """Put a stored state back into the cache, unless the cache holds a newer one."""
+    config = hot_settings()
     await scripts.REPAIR(
         scripts.RepairKeys(hot_key(state.profile_id, state.movie_id), recent_key(state.profile_id)),
         scripts.RepairArgs(
@@ -428,9 +429,9 @@ async def repair(state: PlayState) -> None:
             dur="" if state.duration_ms is None else state.duration_ms,
             hid=state.hidden_before,
             fgt=state.forgotten_before,
-            ttl=settings.PLAYSTATE_HOT_TTL_SECONDS,
+            ttl=config.hot_ttl_seconds,
             movie=state.movie_id,
-            ignore_start=settings.PLAYSTATE_IGNORE_START_MS,
+            ignore_start=config.ignore_start_ms,
         ),
     )
 
