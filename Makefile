@@ -74,7 +74,11 @@ test: lint /usr/bin/chromium
 test-fast: $(BIN)/.installed
 	$(BIN)/pytest -m "not e2e"
 
-bench: $(BIN)/.installed
+# The load generator (Debian's package; the bench's constant-rate runs need no wrk2).
+/usr/bin/wrk:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk
+
+bench: $(BIN)/.installed /usr/bin/wrk
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.store
 	$(BIN)/python -m bench.sync
