@@ -9,8 +9,7 @@ fallback in the caller, never a request that hangs.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 import hiredis
 import redis
@@ -24,8 +23,7 @@ from redis.retry import Retry
 from redis.typing import EncodableT
 
 from core.hotsettings import hot_settings
-
-T = TypeVar("T")
+from core.loops import TurnBatch, per_loop
 
 
 def _options() -> dict[str, Any]:
@@ -142,21 +140,8 @@ def client() -> redis.Redis:
     return _client
 
 
-def _for_loop(clients: dict[asyncio.AbstractEventLoop, T], make: Callable[[], T]) -> T:
-    # redis.asyncio connections belong to the event loop that opened them. A loop that has
-    # closed (`async_to_sync` runs each call on a loop of its own when none is running) takes
-    # its connections with it, so its client is dropped rather than kept alive by this map.
-    loop = asyncio.get_running_loop()
-    found = clients.get(loop)
-    if found is None:
-        for closed in [known for known in clients if known.is_closed()]:
-            del clients[closed]
-        found = clients[loop] = make()
-    return found
-
-
 def aclient() -> redis.asyncio.Redis:
-    return _for_loop(_async_clients, lambda: _async_from_url(settings.REDIS_URL))
+    return per_loop(_async_clients, lambda: _async_from_url(settings.REDIS_URL))
 
 
 def hot_clustered() -> bool:
@@ -179,66 +164,30 @@ def _hot_client() -> HotClient:
 
 
 def hot_client() -> HotClient:
-    return _for_loop(_hot_clients, _hot_client)
+    return per_loop(_hot_clients, _hot_client)
 
 
-class _AutoPipeline:
-    """The hot layer's commands issued during one turn of the event loop, sent together: one
-    redis-py pipeline (no transaction), so one connection, one write and one read for all of
-    them, as ioredis's `enableAutoPipelining` does (redis-py has nothing like it:
-    redis/redis-py#3767). Under load a web process's concurrent requests reach their one
-    Redis call in the same turn; sent one by one, each paid a connection from the pool, a
-    send with its own timeout task, and a wake-up for its reply. Each caller gets its own
-    reply or its own command's error; a failure of the connection (Redis down, the socket
-    timeout) fails every command of that pipeline alike, each as a Redis error."""
-
-    def __init__(self) -> None:
-        self._queued: list[tuple[tuple[EncodableT, ...], asyncio.Future[Any]]] = []
-        self._sending: set[asyncio.Task[None]] = set()
-
-    def execute(self, *command: EncodableT) -> asyncio.Future[Any]:
-        loop = asyncio.get_running_loop()
-        if not self._queued:
-            loop.call_soon(self._send)  # after every callback already due in this turn
-        reply = loop.create_future()
-        self._queued.append((command, reply))
-        return reply
-
-    def _send(self) -> None:
-        queued, self._queued = self._queued, []
-        task = asyncio.ensure_future(self._pipeline(queued))
-        self._sending.add(task)  # the loop keeps only a weak reference to a task
-        task.add_done_callback(self._sending.discard)
-
-    @staticmethod
-    async def _pipeline(queued: list[tuple[tuple[EncodableT, ...], asyncio.Future[Any]]]) -> None:
-        client = hot_client()
-        pipe = client.pipeline(transaction=False)
-        for command, _ in queued:
-            pipe.execute_command(*command)
-        try:
-            replies = await pipe.execute(raise_on_error=False)
-        except asyncio.CancelledError:
-            for _, reply in queued:
-                reply.cancel()
-            raise
-        except redis.DataError:
-            # A value that cannot be sent (None, a bool), found while packing, before anything
-            # was sent: each command goes alone, so that only its own caller gets the error.
-            alone = (client.execute_command(*command) for command, _ in queued)
-            replies = await asyncio.gather(*alone, return_exceptions=True)
-        except Exception as error:
-            replies = [error] * len(queued)
-        for (_, reply), value in zip(queued, replies, strict=True):
-            if reply.done():  # its caller gave up
-                continue
-            if isinstance(value, Exception):
-                reply.set_exception(value)
-            else:
-                reply.set_result(value)
+async def _pipeline(commands: list[tuple[EncodableT, ...]]) -> list[Any]:
+    """A turn's hot-layer commands as one redis-py pipeline (no transaction): one connection,
+    one write and one read for all of them, as ioredis's `enableAutoPipelining` does
+    (redis-py has nothing like it: redis/redis-py#3767). Sent one by one, each paid a
+    connection from the pool, a send with its own timeout task, and a wake-up for its reply.
+    Each command gets its own reply or its own error; a failure of the connection (Redis down,
+    the socket timeout) fails every command alike, each as a Redis error."""
+    client = hot_client()
+    pipe = client.pipeline(transaction=False)
+    for command in commands:
+        pipe.execute_command(*command)
+    try:
+        return await pipe.execute(raise_on_error=False)
+    except redis.DataError:
+        # A value that cannot be sent (None, a bool), found while packing, before anything
+        # was sent: each command goes alone, so that only its own caller gets the error.
+        alone = (client.execute_command(*command) for command in commands)
+        return await asyncio.gather(*alone, return_exceptions=True)
 
 
-_auto_pipelines: dict[asyncio.AbstractEventLoop, _AutoPipeline] = {}
+_auto_pipelines: dict[asyncio.AbstractEventLoop, TurnBatch[tuple[EncodableT, ...], Any]] = {}
 
 
 async def hot_command(*command: EncodableT) -> Any:
@@ -246,7 +195,7 @@ async def hot_command(*command: EncodableT) -> Any:
     turn of the event loop (on a Redis Cluster, sent alone to the node of its slot)."""
     if hot_clustered():
         return await hot_client().execute_command(*command)
-    return await _for_loop(_auto_pipelines, _AutoPipeline).execute(*command)
+    return await per_loop(_auto_pipelines, lambda: TurnBatch(_pipeline)).submit(command)
 
 
 def reset_clients() -> None:

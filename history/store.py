@@ -19,6 +19,9 @@ from django.core.exceptions import ImproperlyConfigured
 
 from core.domain import PlayState, merge
 
+# A title of a profile: (profile_id, movie_id).
+Key = tuple[str, str]
+
 
 class StoreUnavailable(Exception):
     """The store's database cannot answer now: readers fall back, writers retry later."""
@@ -29,9 +32,14 @@ class HistoryStore(Protocol):
         """Upsert each state unless the stored one is newer; return how many were sent."""
         ...
 
-    def get(self, profile_id: str, movie_id: str) -> PlayState | None:
-        """The title's state: its LiveVH row, else its record in CompressedVH."""
+    def get_many(self, keys: Sequence[Key]) -> list[PlayState | None]:
+        """Each title's state, in the order asked: its LiveVH row, else its record in
+        CompressedVH (see `live_or_compacted`); None for a title never stored."""
         ...
+
+    def get(self, profile_id: str, movie_id: str) -> PlayState | None:
+        """One title's state, as `get_many` gives it."""
+        return self.get_many([(profile_id, movie_id)])[0]
 
     def changed_since(self, profile_id: str, since_ms: int) -> list[PlayState]:
         """Every LiveVH title of the profile whose state is newer than `since_ms` (client time)."""
@@ -47,9 +55,13 @@ class HistoryStore(Protocol):
         """Remove these LiveVH rows, each only while it still holds exactly that state."""
         ...
 
+    def compressed_many(self, profile_ids: Sequence[str]) -> dict[str, bytes]:
+        """profile_id → its current CompressedVH blob, whole, for those of them that have one."""
+        ...
+
     def compressed(self, profile_id: str) -> bytes | None:
         """The profile's current CompressedVH blob, whole, or None."""
-        ...
+        return self.compressed_many([profile_id]).get(profile_id)
 
     def write_compressed(self, profile_id: str, blob: bytes, *, chunk_size: int) -> None:
         """Store a new version in chunks; readers switch to it all at once."""
@@ -85,11 +97,9 @@ def raises_store_unavailable(*errors: type[Exception]) -> Callable[[type[S]], ty
     return decorate
 
 
-def compacted_records(store: HistoryStore, profile_id: str) -> Iterator[PlayState]:
-    """The profile's CompressedVH records, decoded one at a time. Raises StoreUnavailable."""
+def _decoded(blob: bytes | None, profile_id: str) -> Iterator[PlayState]:
     from history import codec
 
-    blob = store.compressed(profile_id)
     if blob is None:
         return iter(())
     return codec.decode(
@@ -97,23 +107,34 @@ def compacted_records(store: HistoryStore, profile_id: str) -> Iterator[PlayStat
     )
 
 
-def compacted_record(store: HistoryStore, profile_id: str, movie_id: str) -> PlayState | None:
-    """A title's record in the profile's CompressedVH."""
-    return next((s for s in compacted_records(store, profile_id) if s.movie_id == movie_id), None)
+def compacted_records(store: HistoryStore, profile_id: str) -> Iterator[PlayState]:
+    """The profile's CompressedVH records, decoded one at a time. Raises StoreUnavailable."""
+    return _decoded(store.compressed(profile_id), profile_id)
 
 
 def live_or_compacted(
-    store: HistoryStore, profile_id: str, movie_id: str, live: PlayState | None
-) -> PlayState | None:
-    """A title's state from its LiveVH row: that row when it holds a place worth keeping
-    (the rollup only ever moves older states), else merged with the CompressedVH record,
-    which may hold one (the row then is a failed start after the rollup)."""
-    if live is not None and live.significant:
-        return live
-    compacted = compacted_record(store, profile_id, movie_id)
-    if live is None:
-        return compacted
-    return merge(compacted, live)
+    store: HistoryStore, keys: Sequence[Key], live: Sequence[PlayState | None]
+) -> list[PlayState | None]:
+    """Titles' states from their LiveVH rows (None where a title has none): a row that holds
+    a place worth keeping stands (the rollup only ever moves older states); any other is
+    merged with the title's CompressedVH record, which may hold one (the row then is a failed
+    start after the rollup). The blobs are read in one call, each
+    decoded once."""
+
+    def settled(row: PlayState | None) -> bool:
+        return row is not None and row.significant
+
+    unsettled = [p for (p, _), row in zip(keys, live, strict=True) if not settled(row)]
+    blobs = store.compressed_many(list(dict.fromkeys(unsettled))) if unsettled else {}
+    records = {p: {s.movie_id: s for s in _decoded(blobs.get(p), p)} for p in unsettled}
+    found: list[PlayState | None] = []
+    for (profile_id, movie_id), row in zip(keys, live, strict=True):
+        if settled(row):
+            found.append(row)
+            continue
+        compacted = records[profile_id].get(movie_id)
+        found.append(compacted if row is None else merge(compacted, row))
+    return found
 
 
 @cache

@@ -13,7 +13,6 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from channels.db import database_sync_to_async
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
@@ -23,7 +22,7 @@ from core.clock import now_ms
 from core.domain import URGENT_EVENTS, EventType, PlayState, to_millis
 from core.hotsettings import hot_settings
 from core.payloads import FieldErrors, field_errors
-from history.store import StoreUnavailable, get_store
+from history.store import StoreUnavailable
 from playstate import events, hotlayer, metrics, ratelimit
 from playstate.hotlayer import APPLIED, IngestItem, IngestOutcome
 from playstate.schemas import (
@@ -38,6 +37,7 @@ from playstate.schemas import (
     unauthorized,
     unavailable,
 )
+from playstate.stored import stored_get_many
 from playstate.tasks import flush_pending_task
 
 logger = logging.getLogger(__name__)
@@ -196,16 +196,14 @@ def _plan(payload: object) -> _Plan | ApiResult:
 
 async def read_through(items: Sequence[IngestItem]) -> None:
     """Read cold titles through from the store into the cache (see hotlayer.COLD)."""
-    store = get_store()
-    for pair in {(i.state.profile_id, i.state.movie_id) for i in items}:
-        try:
-            stored = await database_sync_to_async(store.get)(*pair)
-        except StoreUnavailable:
-            # Degraded, not refused: the store still rejects a stale write when it is back.
-            logger.warning("store unreachable while reading %s/%s through", *pair)
-            continue
-        if stored is not None:
-            await hotlayer.repair(stored)
+    keys = list({(i.state.profile_id, i.state.movie_id) for i in items})
+    try:
+        found = await stored_get_many(keys)
+    except StoreUnavailable:
+        # Degraded, not refused: the store still rejects a stale write when it is back.
+        logger.warning("store unreachable while reading %d titles through", len(keys))
+        return
+    await asyncio.gather(*(hotlayer.repair(state) for state in found if state is not None))
 
 
 async def nudge() -> None:

@@ -32,6 +32,7 @@ from history.selectors import stored_records
 from history.store import StoreUnavailable, compacted_records, get_store
 from playstate import events, hotlayer
 from playstate.schemas import Cursor, Position, Source
+from playstate.stored import stored_get
 
 logger = logging.getLogger(__name__)
 
@@ -42,10 +43,7 @@ def ratio() -> float:
 
 async def _from_store(profile_id: str, movie_id: str) -> PlayState | None:
     try:
-        state: PlayState | None = await database_sync_to_async(get_store().get)(
-            profile_id, movie_id
-        )
-        return state
+        return await stored_get(profile_id, movie_id)
     except StoreUnavailable:
         logger.warning("store unreachable; answering the default position", exc_info=True)
         return None

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from channels.db import database_sync_to_async
-
 from catalog.titles import durations, titles
 from core.clock import now_ms
 from core.domain import EventType, PlayState
-from history.store import get_store
 from playstate import events, hotlayer
 from playstate.hotlayer import Hiding
 from playstate.ingest import announce, nudge, read_through
 from playstate.selectors import position_get, shelf
+from playstate.stored import stored_get
 
 SUPPORT_DEVICE = "support"
 RESTORE_DEVICE = "restore"
@@ -118,7 +116,7 @@ async def _hide(profile_id: str, movie_id: str, *, now: int, hiding: Hiding) -> 
     """Hide a title up to its current state, wherever that state is; False if there is none."""
     if await hotlayer.hide(profile_id, movie_id, now_ms=now, hiding=hiding):
         return True
-    stored = await database_sync_to_async(get_store().get)(profile_id, movie_id)
+    stored = await stored_get(profile_id, movie_id)
     if stored is None:
         return False
     await hotlayer.repair(stored)

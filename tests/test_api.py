@@ -5,6 +5,7 @@ real worker, is in tests/e2e."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -342,6 +343,36 @@ async def test_a_cache_miss_reads_the_store_and_repairs_the_cache(
     assert (await position(api, alice))["source"] == "cache"
 
 
+async def test_cache_misses_of_one_moment_share_one_database_call(
+    api: httpx.AsyncClient,
+    alice: str,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+) -> None:
+    stored = [state(movie_id=f"t{i}", position_ms=10_000 + i) for i in range(10)]
+    store = get_store()
+    await database_sync_to_async(store.write)(stored)
+    await position(api, alice, movie="warm")  # the token in this process's cache
+    calls: list[list[tuple[str, str]]] = []
+    get_many = store.get_many
+
+    def counted(keys: list[tuple[str, str]]) -> list[PlayState | None]:
+        calls.append(keys)
+        return get_many(keys)
+
+    monkeypatch.setattr(store, "get_many", counted)
+    bodies = await asyncio.gather(*(position(api, alice, movie=s.movie_id) for s in stored))
+    assert [(b["position_ms"], b["source"]) for b in bodies] == [
+        (s.position_ms, "store") for s in stored
+    ]
+    assert sorted(key for keys in calls for key in keys) == sorted(
+        ("alice-tv", s.movie_id) for s in stored
+    )
+    if request.node.callspec.params["api"] == "fast path":  # as served (DRF's views reach
+        # the store from turns of their own)
+        assert len(calls) == 1
+
+
 async def test_a_late_heartbeat_for_an_expired_title_does_not_undo_the_store(
     api: httpx.AsyncClient, alice: str, movie: Movie, redis_client: redis.Redis
 ) -> None:
@@ -395,7 +426,7 @@ async def test_with_the_store_down_too_resume_answers_zero(
     def down(*args: object, **kwargs: object) -> None:
         raise StoreUnavailable("database is gone")
 
-    for operation in ("get", "changed_since", "compressed"):
+    for operation in ("get_many", "changed_since", "compressed"):
         monkeypatch.setattr(store, operation, down)
     body = await position(api, alice)
     assert (body["position_ms"], body["source"]) == (0, "default")

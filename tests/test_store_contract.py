@@ -201,6 +201,42 @@ def test_a_title_only_in_compressed_history_is_still_found(store: HistoryStore) 
     assert store.get("p1", "old") == newer
 
 
+def test_many_titles_read_at_once_come_back_each_as_read_alone(store: HistoryStore) -> None:
+    from history import codec
+
+    place = state("rolled", pos=1_200_000, crt=T - 10**9, significant=True)
+    only_compacted = state("old", crt=T - 10**9, pos=42_000)
+    store.write_compressed("p1", codec.encode([place, only_compacted]), chunk_size=64)
+    live = state("live", pos=9_000, significant=True)
+    other_profile = replace(state("live", pos=7_000), profile_id="p2")
+    store.write([live, state("rolled", pos=3_000, crt=T), other_profile])
+    keys = [
+        ("p1", "live"), ("p1", "rolled"), ("p1", "old"), ("p1", "never"), ("p2", "live"),
+        ("p2", "old"), ("p1", "live"),
+    ]  # fmt: skip
+    expected = [live, place, only_compacted, None, other_profile, None, live]
+    assert store.get_many(keys) == expected
+    assert [store.get(*key) for key in keys] == expected
+    assert store.get_many([]) == []
+
+
+def test_many_profiles_blobs_read_at_once_come_back_whole(store: HistoryStore) -> None:
+    blobs = {f"p{i}": bytes(range(i, 256)) * 3 for i in (1, 2, 4)}
+    for profile_id, blob in blobs.items():
+        store.write_compressed(profile_id, blob, chunk_size=100)
+    assert store.compressed_many(["p4", "p3", "p1", "p2"]) == blobs
+    assert store.compressed("p3") is None
+
+
+def test_a_read_of_more_titles_than_one_statement_holds_finds_them_all(
+    store: HistoryStore,
+) -> None:
+    states = [state(f"m{i}", pos=1_000 + i) for i in range(1_200)]
+    store.write(states)
+    keys = [("p1", f"m{i}") for i in range(1_300)]
+    assert store.get_many(keys) == [*states, *[None] * 100]
+
+
 def test_delete_live_spares_a_row_that_changed(store: HistoryStore) -> None:
     read = [state("a", crt=T), state("b", crt=T)]
     store.write(read)

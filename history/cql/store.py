@@ -41,7 +41,13 @@ from django.db import connections
 
 from core.domain import EventType, PlayState, holds_place, ordering_key
 from history import codec
-from history.store import compacted_records, live_or_compacted, raises_store_unavailable
+from history.store import (
+    HistoryStore,
+    Key,
+    compacted_records,
+    live_or_compacted,
+    raises_store_unavailable,
+)
 
 # Format 1 (before the two registers) sat in `state` whether or not it held the place.
 # Formats 1 and 2 were stored XOR 0x80, for the signed comparison of Cassandra 3.x; on 4.0
@@ -129,7 +135,7 @@ ROW = (
 @raises_store_unavailable(
     NoHostAvailable, DriverException, RequestExecutionException, CQLEngineException
 )
-class CassandraStore:
+class CassandraStore(HistoryStore):
     def __init__(
         self,
         alias: str = "cassandra",
@@ -305,11 +311,23 @@ class CassandraStore:
         ]
         return max(found, key=ordering_key) if found else None
 
-    def get(self, profile_id: str, movie_id: str) -> PlayState | None:
-        row = self.session.execute(self._statements["get"], (profile_id, movie_id)).one()
-        live = None if row is None else self._state(profile_id, row)
-        found = live_or_compacted(self, profile_id, movie_id, live)
-        return found if row is None or found is None else _hidden_as_in(found, row)
+    def get_many(self, keys: Sequence[Key]) -> list[PlayState | None]:
+        # One partition each: read side by side, as the rollup deletes.
+        replies = execute_concurrent(
+            self.session,
+            ((self._statements["get"], key) for key in keys),
+            concurrency=ROLLUP_CONCURRENCY,
+            raise_on_first_error=True,
+        )
+        rows = [reply.one() for _, reply in replies]
+        live = [
+            None if row is None else self._state(profile_id, row)
+            for (profile_id, _), row in zip(keys, rows, strict=True)
+        ]
+        return [
+            found if row is None or found is None else _hidden_as_in(found, row)
+            for found, row in zip(live_or_compacted(self, keys, live), rows, strict=True)
+        ]
 
     def _profile(self, profile_id: str) -> list[PlayState]:
         # A profile's partition holds its recent titles (older ones are rolled up), so it is
@@ -363,7 +381,10 @@ class CassandraStore:
             raise_on_first_error=True,
         )
 
-    def compressed(self, profile_id: str) -> bytes | None:
+    def compressed_many(self, profile_ids: Sequence[str]) -> dict[str, bytes]:
+        return {p: blob for p in profile_ids if (blob := self._compressed(p)) is not None}
+
+    def _compressed(self, profile_id: str) -> bytes | None:
         meta = self.session.execute(self._statements["meta"], (profile_id,)).one()
         if meta is None or meta["current_version"] is None:
             return None

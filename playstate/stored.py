@@ -1,0 +1,42 @@
+"""The store read from request handlers: the titles every request of one event-loop turn asks
+for go to the database together, one `get_many` on its thread, instead of a thread hop and a
+statement each. Session starts and resume misses come in bursts: one Redis pipeline answers a
+turn's requests at once (core/redis.py), and those it finds cold read the store next."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from channels.db import database_sync_to_async
+
+from core.domain import PlayState
+from core.loops import TurnBatch, per_loop
+from history.store import Key, get_store
+
+# Titles per database call; a turn's further titles go in calls of their own beside it.
+MAX_BATCH = 100
+
+
+async def _get_many(keys: list[Key]) -> list[PlayState | None]:
+    found: list[PlayState | None] = await database_sync_to_async(get_store().get_many)(keys)
+    return found
+
+
+_batches: dict[asyncio.AbstractEventLoop, TurnBatch[Key, PlayState | None]] = {}
+
+
+def _batch() -> TurnBatch[Key, PlayState | None]:
+    return per_loop(_batches, lambda: TurnBatch(_get_many, max_size=MAX_BATCH))
+
+
+async def stored_get(profile_id: str, movie_id: str) -> PlayState | None:
+    """The title's stored state, read with the other reads of this turn. Raises
+    StoreUnavailable."""
+    return await _batch().submit((profile_id, movie_id))
+
+
+async def stored_get_many(keys: Sequence[Key]) -> list[PlayState | None]:
+    """The titles' stored states, read with the other reads of this turn. Raises
+    StoreUnavailable."""
+    return list(await asyncio.gather(*(_batch().submit(key) for key in keys)))

@@ -1,0 +1,69 @@
+"""core/loops.py: calls of one turn of the event loop served together."""
+
+from __future__ import annotations
+
+import asyncio
+
+from core.loops import TurnBatch
+
+
+class Served:
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+
+    async def __call__(self, keys: list[int]) -> list[int | Exception]:
+        self.batches.append(keys)
+        await asyncio.sleep(0)
+        return [ValueError(f"no {k}") if k < 0 else k * 10 for k in keys]
+
+
+def test_the_calls_of_one_turn_are_served_together_each_with_its_own_answer() -> None:
+    served = Served()
+
+    async def main() -> list[object]:
+        batch = TurnBatch(served)
+        first = await asyncio.gather(*(batch.submit(k) for k in (1, -2, 3)), return_exceptions=True)
+        later = await batch.submit(4)  # a later turn: a batch of its own
+        return [*first, later]
+
+    one, refused, three, four = asyncio.run(main())
+    assert (one, three, four) == (10, 30, 40)
+    assert isinstance(refused, ValueError)
+    assert str(refused) == "no -2"
+    assert served.batches == [[1, -2, 3], [4]]
+
+
+def test_a_turn_past_the_largest_batch_is_served_in_several() -> None:
+    served = Served()
+
+    async def main() -> list[int]:
+        batch = TurnBatch(served, max_size=2)
+        return list(await asyncio.gather(*(batch.submit(k) for k in range(5))))
+
+    assert asyncio.run(main()) == [0, 10, 20, 30, 40]
+    assert served.batches == [[0, 1], [2, 3], [4]]
+
+
+def test_a_batch_that_fails_fails_each_of_its_calls() -> None:
+    async def down(keys: list[int]) -> list[int]:
+        raise ConnectionError("gone")
+
+    async def main() -> list[object]:
+        batch = TurnBatch(down)
+        return await asyncio.gather(*(batch.submit(k) for k in (1, 2)), return_exceptions=True)
+
+    assert [str(e) for e in asyncio.run(main())] == ["gone", "gone"]
+
+
+def test_a_caller_that_gave_up_leaves_the_others_their_answers() -> None:
+    served = Served()
+
+    async def main() -> list[object]:
+        batch = TurnBatch(served)
+        first, second = batch.submit(1), batch.submit(2)
+        first.cancel()
+        return list(await asyncio.gather(first, second, return_exceptions=True))
+
+    gone, answer = asyncio.run(main())
+    assert isinstance(gone, asyncio.CancelledError)
+    assert answer == 20
