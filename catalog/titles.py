@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from catalog.models import Movie
+from core.memory import freeze_loaded
 from core.refresh import BackgroundRefresh
 from core.series import Title
 
@@ -120,6 +121,8 @@ async def _prefetch() -> None:
         _titles.keep(await database_sync_to_async(_load_catalog)())
     except DatabaseError:
         logger.warning("could not load the catalog ahead; titles load as they are met")
+        return
+    freeze_loaded()  # the titles, for the next full collections to pass over
 
 
 _prefetching: asyncio.Task[None] | None = None

@@ -19,6 +19,7 @@ from django.core.handlers.asgi import ASGIHandler  # noqa: E402
 
 from config.fastpath import with_fast_path  # noqa: E402
 from config.guard import ASGIApp, with_request_limits  # noqa: E402
+from core.memory import freeze_loaded  # noqa: E402
 from ops.logging import RedactTokens  # noqa: E402
 from sync.routing import websocket_application  # noqa: E402
 
@@ -41,3 +42,4 @@ def build(*, fast_path: bool) -> ASGIApp:
 
 
 application = build(fast_path=settings.PLAYSTATE_FAST_PATH)
+freeze_loaded(collect=True)  # Django, the apps and their modules: for the process's life
