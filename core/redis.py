@@ -19,6 +19,7 @@ from redis.asyncio.cluster import ClusterPipeline
 from redis.backoff import NoBackoff
 from redis.connection import HiredisRespSerializer
 from redis.exceptions import RedisClusterException
+from redis.maint_notifications import MaintNotificationsConfig
 from redis.retry import Retry
 from redis.typing import EncodableT
 
@@ -96,7 +97,16 @@ class _HotCluster(redis.asyncio.RedisCluster):
     - A single command that meets a dead node marks the client to ask for the slots again;
       a pipeline, with no retries, did not (redis/redis-py#3130, fix proposed in #3513). So a
       process that last read the slots before a failover, and then reached the dead primary
-      only through pipelines (the hot layer's `WAIT`), kept sending them to it."""
+      only through pipelines (the hot layer's `WAIT`), kept sending them to it.
+    - After a failed command the client reads the slots again and closes the connections it
+      had, under the commands still using them; those failed with an `AttributeError` (its
+      stream gone), a `500` on the resume read: here they are a `ConnectionError` too."""
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().execute_command(*args, **kwargs)
+        except AttributeError as error:
+            raise redis.ConnectionError(f"connection closed under the command: {error}") from error
 
     async def initialize(
         self,
@@ -160,6 +170,10 @@ def _hot_client() -> HotClient:
     # between, a command fails at once (503, the player retries) instead of waiting for it.
     # After a failure the client asks the cluster for its slots again.
     options["retry"] = Retry(NoBackoff(), 0)
+    # The maintenance handshake (`CLIENT MAINT_NOTIFICATIONS`) is for Redis's managed
+    # service; open-source servers refuse it, and with it on, concurrent first commands on
+    # new connections failed as closed by the server (tests/test_api.py on a cluster).
+    options["maint_notifications_config"] = MaintNotificationsConfig(enabled=False)
     return _HotCluster.from_url(url, reinitialize_steps=1, **options)
 
 
