@@ -19,7 +19,6 @@ from redis.asyncio.cluster import ClusterPipeline
 from redis.backoff import NoBackoff
 from redis.connection import HiredisRespSerializer
 from redis.exceptions import RedisClusterException
-from redis.maint_notifications import MaintNotificationsConfig
 from redis.retry import Retry
 from redis.typing import EncodableT
 
@@ -98,9 +97,9 @@ class _HotCluster(redis.asyncio.RedisCluster):
       a pipeline, with no retries, did not (redis/redis-py#3130, fix proposed in #3513). So a
       process that last read the slots before a failover, and then reached the dead primary
       only through pipelines (the hot layer's `WAIT`), kept sending them to it.
-    - After a failed command the client reads the slots again and closes the connections it
-      had, under the commands still using them; those failed with an `AttributeError` (its
-      stream gone), a `500` on the resume read: here they are a `ConnectionError` too."""
+    - When the client starts over (see `_hot_client`) it closes the connections it had,
+      under the commands still using them; those failed with an `AttributeError` (the stream
+      gone), a `500` on the resume read: here they are a `ConnectionError` too."""
 
     async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -168,13 +167,12 @@ def _hot_client() -> HotClient:
     del options["health_check_interval"]  # per node in a cluster; its pings cost a round trip
     # A primary that dies is replaced by its replica within the cluster's node timeout; in
     # between, a command fails at once (503, the player retries) instead of waiting for it.
-    # After a failure the client asks the cluster for its slots again.
+    # After a failure the client asks the cluster for its slots again. A MOVED reply patches
+    # the slot; only every fifth (redis-py's default) makes it start over, closing every
+    # connection, those other commands are using too: on each one (`reinitialize_steps=1`)
+    # ten resume reads at once lost eight of their commands (tests/test_api.py on a cluster).
     options["retry"] = Retry(NoBackoff(), 0)
-    # The maintenance handshake (`CLIENT MAINT_NOTIFICATIONS`) is for Redis's managed
-    # service; open-source servers refuse it, and with it on, concurrent first commands on
-    # new connections failed as closed by the server (tests/test_api.py on a cluster).
-    options["maint_notifications_config"] = MaintNotificationsConfig(enabled=False)
-    return _HotCluster.from_url(url, reinitialize_steps=1, **options)
+    return _HotCluster.from_url(url, **options)
 
 
 def hot_client() -> HotClient:

@@ -368,6 +368,8 @@ async def test_cache_misses_of_one_moment_share_one_database_call(
     assert sorted(key for keys in calls for key in keys) == sorted(
         ("alice-tv", s.movie_id) for s in stored
     )
+    again = await asyncio.gather(*(position(api, alice, movie=s.movie_id) for s in stored))
+    assert {b["source"] for b in again} == {"cache"}  # each read repaired the cache
     # As served: one pipeline answers the misses together, so they reach the store in one
     # turn (DRF's views, and a Redis Cluster's command per node, answer them apart).
     if request.node.callspec.params["api"] == "fast path" and not core_redis.hot_clustered():
