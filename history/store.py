@@ -118,14 +118,15 @@ def live_or_compacted(
     """Titles' states from their LiveVH rows (None where a title has none): a row that holds
     a place worth keeping stands (the rollup only ever moves older states); any other is
     merged with the title's CompressedVH record, which may hold one (the row then is a failed
-    start after the rollup). The blobs are read in one call, each
-    decoded once."""
+    start after the rollup). The blobs are read in one call, each decoded once."""
 
     def settled(row: PlayState | None) -> bool:
         return row is not None and row.significant
 
-    unsettled = [p for (p, _), row in zip(keys, live, strict=True) if not settled(row)]
-    blobs = store.compressed_many(list(dict.fromkeys(unsettled))) if unsettled else {}
+    unsettled = list(
+        dict.fromkeys(p for (p, _), row in zip(keys, live, strict=True) if not settled(row))
+    )
+    blobs = store.compressed_many(unsettled) if unsettled else {}
     records = {p: {s.movie_id: s for s in _decoded(blobs.get(p), p)} for p in unsettled}
     found: list[PlayState | None] = []
     for (profile_id, movie_id), row in zip(keys, live, strict=True):
