@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 from django.db import InterfaceError, OperationalError, connections, transaction
 from django.utils import timezone
@@ -28,6 +28,13 @@ HIDINGS = ("hidden_before", "forgotten_before")
 READ_COLUMNS = tuple(c for c in (*STATE_COLUMNS, *HIDINGS) if c != "updated_at")
 # Titles read per statement (two parameters each; SQLite allows 32,766).
 GET_MANY_CHUNK = 500
+T = TypeVar("T")
+
+
+def _in_chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
+    """The items in runs of at most GET_MANY_CHUNK, one statement each."""
+    for start in range(0, len(items), GET_MANY_CHUNK):
+        yield items[start : start + GET_MANY_CHUNK]
 
 
 def _newer_sql(vendor: str) -> str:
@@ -148,8 +155,7 @@ class SqlStore(HistoryStore):
         rows: dict[Key, PlayState] = {}
         wanted = list(dict.fromkeys(keys))
         with connection.cursor() as cursor:
-            for start in range(0, len(wanted), GET_MANY_CHUNK):
-                chunk = wanted[start : start + GET_MANY_CHUNK]
+            for chunk in _in_chunks(wanted):
                 sql = _get_sql(connection.ops.quote_name, len(chunk))
                 cursor.execute(sql, [value for key in chunk for value in key])
                 for profile_id, movie_id, *values in cursor.fetchall():
@@ -194,8 +200,7 @@ class SqlStore(HistoryStore):
         connection = connections[self.using]
         pieces: dict[str, list[bytes]] = {}
         with connection.cursor() as cursor:
-            for start in range(0, len(profile_ids), GET_MANY_CHUNK):
-                chunk = profile_ids[start : start + GET_MANY_CHUNK]
+            for chunk in _in_chunks(profile_ids):
                 cursor.execute(_compressed_sql(connection.ops.quote_name, len(chunk)), chunk)
                 for profile_id, piece in cursor.fetchall():
                     pieces.setdefault(profile_id, []).append(bytes(piece))

@@ -112,6 +112,17 @@ def compacted_records(store: HistoryStore, profile_id: str) -> Iterator[PlayStat
     return _decoded(store.compressed(profile_id), profile_id)
 
 
+def _first_records(blob: bytes | None, profile_id: str, movies: set[str]) -> dict[str, PlayState]:
+    """The first record of each of these titles in the blob, decoding no further than needed."""
+    found: dict[str, PlayState] = {}
+    for record in _decoded(blob, profile_id):
+        if record.movie_id in movies and record.movie_id not in found:
+            found[record.movie_id] = record
+            if len(found) == len(movies):
+                break
+    return found
+
+
 def live_or_compacted(
     store: HistoryStore, keys: Sequence[Key], live: Sequence[PlayState | None]
 ) -> list[PlayState | None]:
@@ -123,11 +134,12 @@ def live_or_compacted(
     def settled(row: PlayState | None) -> bool:
         return row is not None and row.significant
 
-    unsettled = list(
-        dict.fromkeys(p for (p, _), row in zip(keys, live, strict=True) if not settled(row))
-    )
-    blobs = store.compressed_many(unsettled) if unsettled else {}
-    records = {p: {s.movie_id: s for s in _decoded(blobs.get(p), p)} for p in unsettled}
+    wanted: dict[str, set[str]] = {}
+    for (profile_id, movie_id), row in zip(keys, live, strict=True):
+        if not settled(row):
+            wanted.setdefault(profile_id, set()).add(movie_id)
+    blobs = store.compressed_many(list(wanted)) if wanted else {}
+    records = {p: _first_records(blobs.get(p), p, movies) for p, movies in wanted.items()}
     found: list[PlayState | None] = []
     for (profile_id, movie_id), row in zip(keys, live, strict=True):
         if settled(row):

@@ -39,4 +39,5 @@ async def stored_get(profile_id: str, movie_id: str) -> PlayState | None:
 async def stored_get_many(keys: Sequence[Key]) -> list[PlayState | None]:
     """The titles' stored states, read with the other reads of this turn. Raises
     StoreUnavailable."""
-    return list(await asyncio.gather(*(_batch().submit(key) for key in keys)))
+    batch = _batch()
+    return list(await asyncio.gather(*(batch.submit(key) for key in keys)))
