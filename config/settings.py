@@ -278,6 +278,11 @@ REDIS_SOCKET_TIMEOUT = envfloat("REDIS_SOCKET_TIMEOUT", 0.5)
 # default is 5 s, and it dropped idle TVs within seconds).
 CHANNEL_LAYER_SOCKET_TIMEOUT = envfloat("CHANNEL_LAYER_SOCKET_TIMEOUT", 15.0)
 
+# Connections per process to each Redis (per node on a cluster). Past them, a command waits
+# for a free one (up to its socket timeout) rather than failing: redis-py 8's own pools fail
+# at once past 100, and a worker's flush tells hundreds of profiles at the same moment.
+REDIS_MAX_CONNECTIONS = envint("REDIS_MAX_CONNECTIONS", 100)
+
 
 def caches(url: str) -> dict[str, Any]:
     """Django's cache in Redis: throttle counters (logins) hold across every web process."""
@@ -307,12 +312,14 @@ def channel_layers(*urls: str) -> dict[str, Any]:
             "socket_connect_timeout": 2.0,
             "socket_keepalive": True,
             "health_check_interval": 30,
+            "max_connections": REDIS_MAX_CONNECTIONS,
+            "timeout": 2.0,  # waiting for a free connection (core/layers.py)
         }
         for url in urls
     ]
     return {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "core.layers.RedisChannelLayer",
             "CONFIG": {"hosts": hosts, "prefix": "v1:asgi"},
         }
     }

@@ -81,8 +81,15 @@ _PACKED_BY_HIREDIS: dict[type[redis.asyncio.connection.AbstractConnection], type
 
 
 def _async_from_url(url: str) -> redis.asyncio.Redis:
-    """`redis.asyncio.Redis.from_url`, its connections packing commands with hiredis."""
-    pool = redis.asyncio.ConnectionPool.from_url(url, **_options())
+    """`redis.asyncio.Redis.from_url`, its connections packing commands with hiredis, on a
+    pool where a command past REDIS_MAX_CONNECTIONS waits for a free connection (up to the
+    socket timeout); redis-py 8's plain pool refuses it at once past 100."""
+    pool = redis.asyncio.BlockingConnectionPool.from_url(
+        url,
+        max_connections=settings.REDIS_MAX_CONNECTIONS,
+        timeout=settings.REDIS_SOCKET_TIMEOUT,
+        **_options(),
+    )
     pool.connection_class = _PACKED_BY_HIREDIS.get(pool.connection_class, pool.connection_class)
     return redis.asyncio.Redis(connection_pool=pool)
 
@@ -172,6 +179,8 @@ def _hot_client() -> HotClient:
     # connection, those other commands are using too: on each one (`reinitialize_steps=1`)
     # ten resume reads at once lost eight of their commands (tests/test_api.py on a cluster).
     options["retry"] = Retry(NoBackoff(), 0)
+    # (per node; past it a command fails at once: the cluster client has no waiting pool)
+    options["max_connections"] = settings.REDIS_MAX_CONNECTIONS
     return _HotCluster.from_url(url, **options)
 
 

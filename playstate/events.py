@@ -19,6 +19,7 @@ from django.conf import settings
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.domain import EventType, PlayState
+from core.layers import RedisChannelLayer
 from core.payloads import Identifier
 from core.series import NextUp, Title, state_completed
 from playstate import metrics
@@ -93,7 +94,7 @@ def update_message(state: PlayState, title: Title | None) -> PlaystateUpdate:
 
 async def publish(messages: Sequence[Message]) -> None:
     """Each profile's messages in their order (a finished episode's update before its show's
-    Next Up), the profiles at once."""
+    Next Up), the profiles at once; only to profiles with a device connected."""
     if not messages:
         return
     layer = get_channel_layer()
@@ -106,8 +107,15 @@ async def publish(messages: Sequence[Message]) -> None:
             await layer.group_send(group_name(profile_id), message.model_dump(mode="json"))
 
     try:
+        if isinstance(layer, RedisChannelLayer):
+            # A device that connects after this look catches up with `since=`, as one that
+            # connects just after a send does.
+            listening = await layer.groups_with_members([group_name(p) for p in by_profile])
+            by_profile = {p: q for p, q in by_profile.items() if group_name(p) in listening}
         await asyncio.gather(*(send(p, queue) for p, queue in by_profile.items()))
-        await metrics.incr({"sync_pushes": len(messages)})
+        pushed = sum(len(queue) for queue in by_profile.values())
+        if pushed:
+            await metrics.incr({"sync_pushes": pushed})
     except Exception:
         logger.warning("could not push %d messages", len(messages), exc_info=True)
 

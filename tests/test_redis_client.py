@@ -113,6 +113,26 @@ def test_commands_are_packed_by_hiredis_and_every_kind_of_value_round_trips(
     assert packed == ["PING"]
 
 
+def test_more_commands_at_once_than_the_pool_has_connections_wait_for_one(
+    redis_client: redis.Redis, settings: Any, run: Run
+) -> None:
+    """Past the pool's size a command waits for a free connection (redis-py 8's own pool
+    refused it at once with `MaxConnectionsError`, a 503 or a lost push)."""
+    settings.REDIS_MAX_CONNECTIONS = 5
+    core_redis.reset_clients()
+
+    async def at_once() -> list[Any]:
+        client = core_redis.aclient()
+        return list(
+            await asyncio.gather(*(client.incr("n") for _ in range(300)), return_exceptions=True)
+        )
+
+    replies = run(at_once())
+    assert not [r for r in replies if isinstance(r, Exception)], replies
+    assert redis_client.get("n") == "300"
+    core_redis.reset_clients()
+
+
 def test_commands_sent_in_one_turn_go_in_one_pipeline_each_caller_its_own_reply(
     redis_client: redis.Redis, run: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -3,7 +3,9 @@ channel layer; every message a device receives is checked against its schema."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -150,6 +152,36 @@ async def test_plain_heartbeats_are_pushed_once_written(
     assert await tv.receive_nothing(timeout=0.3)
     assert await pending_flush() == 1
     assert check(await tv.receive_json_from(timeout=3))["position_ms"] == 61_000
+
+
+async def test_a_flush_of_many_profiles_reaches_each_of_their_devices(
+    devices: tuple[WebsocketCommunicator, WebsocketCommunicator], settings: Any
+) -> None:
+    """A worker's flush writes titles of hundreds of profiles, and tells each of them at once:
+    more than the Redis client's connection pool holds (100 in redis-py 8, which failed every
+    send past the hundredth)."""
+    tv, _ = devices
+    others = [replace(state(device="phone"), profile_id=f"p{i}") for i in range(300)]
+    await events.publish(
+        [events.update_message(s, None) for s in [*others, state(device="phone", crt=T + 1)]]
+    )
+    assert check(await tv.receive_json_from(timeout=3))["client_request_time"] == T + 1
+    assert await tv.receive_nothing(timeout=0.3)
+    # Pushed: Alice's update; the others' profiles have no device connected.
+    assert (await hotlayer.counters())["sync_pushes"] == 1
+
+
+async def test_sockets_that_connect_all_at_once_are_all_accepted_and_hear_updates(
+    redis_client: redis.Redis, alice: str
+) -> None:
+    """As after a web process restarts: its devices come back together (each joins its
+    group: more at once than the Redis client's pool holds)."""
+    query = f"profile_id=alice-tv&token={alice}&device_id="
+    devices = await asyncio.gather(*(connect(f"{query}d{i}") for i in range(150)))
+    await events.publish([events.update_message(state(device="phone"), None)])
+    for device in devices:
+        assert check(await device.receive_json_from(timeout=5))["device_id"] == "phone"
+    await asyncio.gather(*(device.disconnect() for device in devices))
 
 
 async def test_a_removal_reaches_every_device(
