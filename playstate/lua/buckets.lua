@@ -3,17 +3,18 @@
 -- holds its plain-heartbeat bucket (b, bt), its hard ceiling (c, ct) and what it sent this
 -- hour and the last (h, s, l; ps, pl); an account's, its ceiling (c, ct). 'exp' is when the
 -- key's expiry was last pushed out to, so most calls renew it without a PTTL.
-local BUCKET_FIELDS = {'b', 'bt', 'c', 'ct', 'h', 's', 'l', 'ps', 'pl', 'exp'}
+local PROFILE_FIELDS = {'b', 'bt', 'c', 'ct', 'h', 's', 'l', 'ps', 'pl', 'exp'}
+local ACCOUNT_FIELDS = {'c', 'ct', 'exp'}
 local buckets, bucket_order = {}, {}
 
--- The hash at `key` as numbers (and the names of the fields changed since), kept for at
--- least `ttl_ms` after this call.
-local function bucket_hash(key, ttl_ms)
+-- The `fields` of the hash at `key` as numbers (and the names of those changed since), kept
+-- for at least `ttl_ms` after this call.
+local function bucket_hash(key, ttl_ms, fields)
   local state = buckets[key]
   if not state then
-    local values = redis.call('HMGET', key, unpack(BUCKET_FIELDS))
+    local values = redis.call('HMGET', key, unpack(fields))
     state = {ttl = ttl_ms, changed = {}}
-    for i, name in ipairs(BUCKET_FIELDS) do state[name] = tonumber(values[i]) end
+    for i, name in ipairs(fields) do state[name] = tonumber(values[i]) end
     buckets[key] = state
     bucket_order[#bucket_order + 1] = key
   end

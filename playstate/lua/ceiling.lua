@@ -6,7 +6,7 @@
 local now, per_minute = tonumber(ARGV[A.now]), tonumber(ARGV[A.per_minute])
 -- Kept at least until it would be full again (a minute; an expired bucket is a full one),
 -- renewed once in a while.
-local account = bucket_hash(KEYS[K.bucket], 7200000)
+local account = bucket_hash(KEYS[K.bucket], 7200000, ACCOUNT_FIELDS)
 local given, wait = spend(account, 'c', per_minute, per_minute, tonumber(ARGV[A.n]), now)
 save_buckets(now)
 return {given, wait}

@@ -69,7 +69,7 @@ end
 local account
 if hard_account > 0 then
   -- Kept at least until it would be full again (a minute; an expired bucket is a full one).
-  account = bucket_hash(KEYS[K.account_ceiling], 2 * HOUR_MS)
+  account = bucket_hash(KEYS[K.account_ceiling], 2 * HOUR_MS, ACCOUNT_FIELDS)
 end
 
 for i = 0, n - 1 do
@@ -86,7 +86,7 @@ for i = 0, n - 1 do
     code = 3
   else
     local burst, per_minute = tonumber(ARGV[a + AI.burst]), tonumber(ARGV[a + AI.per_minute])
-    local limits = bucket_hash(KEYS[k + KI.limits], math.max(2 * HOUR_MS, math.ceil(burst * 60000 / per_minute) + 60000))
+    local limits = bucket_hash(KEYS[k + KI.limits], math.max(2 * HOUR_MS, math.ceil(burst * 60000 / per_minute) + 60000), PROFILE_FIELDS)
     local given, short = 1, 0
     if not urgent then given, short = spend(limits, 'b', burst, per_minute, 1, now) end
     if given == 1 then given, short = spend(limits, 'c', hard_profile, hard_profile, 1, now) end
