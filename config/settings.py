@@ -283,6 +283,11 @@ CHANNEL_LAYER_SOCKET_TIMEOUT = envfloat("CHANNEL_LAYER_SOCKET_TIMEOUT", 15.0)
 # at once past 100, and a worker's flush tells hundreds of profiles at the same moment.
 REDIS_MAX_CONNECTIONS = envint("REDIS_MAX_CONNECTIONS", 100)
 
+# Messages waiting in the Channels layer for one web process, whose sockets all share one
+# Redis key: past it channels-redis drops them. Its default, 100, dropped pushes whenever a
+# flush told more than 100 profiles with devices on one process before its receive loop ran.
+CHANNEL_LAYER_CAPACITY = envint("CHANNEL_LAYER_CAPACITY", 10_000)
+
 
 def caches(url: str) -> dict[str, Any]:
     """Django's cache in Redis: throttle counters (logins) hold across every web process."""
@@ -320,7 +325,7 @@ def channel_layers(*urls: str) -> dict[str, Any]:
     return {
         "default": {
             "BACKEND": "core.layers.RedisChannelLayer",
-            "CONFIG": {"hosts": hosts, "prefix": "v1:asgi"},
+            "CONFIG": {"hosts": hosts, "prefix": "v1:asgi", "capacity": CHANNEL_LAYER_CAPACITY},
         }
     }
 
