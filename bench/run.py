@@ -219,6 +219,7 @@ def rounds(
                 server, mode, batch = PHASES[name]
                 progress.set_description(f"round {round_ + 1}/{ROUNDS}: {name}")
                 url = stack.url if server == "stack" else yard_url
+                quiesce(stack)
                 runs[name].append(population.wrk(url, mode, max(batch, 1)))
                 progress.update()
     return {
@@ -248,14 +249,23 @@ def counters(stack: Stack) -> dict[str, float]:
     return {k: float(v) for k, v in re.findall(r"^playstate_(\w+) ([\d.e+]+)$", text, re.M)}
 
 
-def drained(stack: Stack, timeout: float) -> None:
+def backlog(stack: Stack) -> float:
+    now = counters(stack)
+    return now.get("pending_titles", 0) + now.get("inflight_titles", 0)
+
+
+def quiesce(stack: Stack, timeout: float = 120) -> None:
+    """Write what earlier runs left pending now, not when its window ends, so that no run
+    pays for an earlier one's flushes (the yardstick has none; the constant-rate run is
+    where they are counted, its own from start to end)."""
+    if not backlog(stack):
+        return
+    stack.manage("flush_pending")
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        now = counters(stack)
-        if now.get("pending_titles", 0) + now.get("inflight_titles", 0) == 0:
-            return
-        time.sleep(1)
-    raise TimeoutError("the backlog did not drain")
+    while backlog(stack):  # titles a worker had claimed before
+        if time.monotonic() > deadline:
+            raise TimeoutError("the backlog did not drain")
+        time.sleep(0.2)
 
 
 def commandstats(client: redis.Redis) -> dict[str, tuple[int, int]]:
@@ -269,7 +279,7 @@ def soak(stack: Stack, population: Population, saturation: float) -> dict[str, A
     rate = 0.7 * saturation
     profiles = min(PROFILES, int(rate * HEARTBEAT_INTERVAL_MS / 1000))
     client = stack.redis_client()
-    drained(stack, 120)
+    quiesce(stack)
     before, stats_before = counters(stack), commandstats(client)
     host = stack.url.removeprefix("http://")
     epoch = population.clock_ms
@@ -281,7 +291,7 @@ def soak(stack: Stack, population: Population, saturation: float) -> dict[str, A
         connections=CONNECTIONS,
     )
     population.clock_ms += HEARTBEAT_INTERVAL_MS * (outcome.sent // profiles + 2)
-    drained(stack, 120)
+    quiesce(stack)
     after, stats_after = counters(stack), commandstats(client)
     applied = after["heartbeats_applied_total"] - before.get("heartbeats_applied_total", 0)
     writes = after["store_writes_total"] - before.get("store_writes_total", 0)
@@ -347,6 +357,7 @@ PROJECT = ("accounts/", "catalog/", "config/", "core/", "history/", "ops/", "pla
 def profile(stack: Stack, population: Population, directory: Path) -> dict[str, Any]:
     """py-spy on one web worker (all its threads) during a steady run."""
     raw = directory / "profile.txt"
+    quiesce(stack)
     spy = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "py-spy"), "record", "--nonblocking", "--format",

@@ -17,15 +17,16 @@ from playstate import events, hotlayer
 from playstate.selectors import shelf
 
 
-async def pending_flush(*, limit: int | None = None) -> int:
-    """Write the winning state of every due title to the store; return how many were claimed.
+async def pending_flush(*, limit: int | None = None, everything: bool = False) -> int:
+    """Write the winning state of every due title to the store (with `everything`, of every
+    pending one, due or not); return how many were claimed.
 
     A crash anywhere here leaves the claim in the inflight set, which goes back to pending
     when its lease runs out; writing a state twice is harmless (the store keeps the newest).
     Raises StoreUnavailable while the store is down, after giving the claims back.
     """
     limit = limit or settings.PLAYSTATE_FLUSH_BATCH
-    taken = await hotlayer.claim(now_ms=now_ms(), limit=limit)
+    taken = await hotlayer.claim(now_ms=now_ms(), limit=limit, everything=everything)
     members = taken.members
     if not members:
         return 0
@@ -66,3 +67,12 @@ async def _messages(states: Sequence[PlayState]) -> list[events.Message]:
         if entry is not None:
             messages.append(events.next_up_message(profile_id, entry))
     return messages
+
+
+async def pending_flush_all() -> int:
+    """Write every pending title now, due or not (`manage.py flush_pending`); return how many.
+    Titles other workers hold in flight are theirs to finish."""
+    flushed = 0
+    while claimed := await pending_flush(everything=True):
+        flushed += claimed
+    return flushed

@@ -500,10 +500,12 @@ async def due_shards(*, skip_nodes_down: bool = True) -> list[Shard]:
     ]
 
 
-async def claim(*, now_ms: int, limit: int) -> Claim:
-    """Claim up to `limit` due titles, first taking back claims whose lease ran out."""
+async def claim(*, now_ms: int, limit: int, everything: bool = False) -> Claim:
+    """Claim up to `limit` due titles (with `everything`, pending ones not yet due too),
+    first taking back claims whose lease ran out."""
     taken = Claim(now_ms + settings.PLAYSTATE_CLAIM_LEASE_MS)
-    args = scripts.ClaimArgs(now_ms, settings.PLAYSTATE_CLAIM_LEASE_MS, limit)
+    due_by = "+inf" if everything else now_ms
+    args = scripts.ClaimArgs(now_ms, settings.PLAYSTATE_CLAIM_LEASE_MS, limit, due_by)
     emptied: list[Shard] = []
     for shard in await due_shards():
         room = limit - len(taken.members)

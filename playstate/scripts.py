@@ -106,6 +106,7 @@ class ClaimArgs(NamedTuple):
     now: int
     lease: int
     limit: int
+    due_by: int | str  # a time, or "+inf": everything pending
 
 
 class AckKeys(NamedTuple):

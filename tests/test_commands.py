@@ -6,13 +6,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
 from accounts.auth import Principal, principal_for_token
 from accounts.models import ApiToken, Profile
 from catalog.models import Movie
-from tests.cases import Run
+from core.clock import now_ms
+from core.domain import EventType, PlayState
+from history.store import StoreUnavailable, get_store
+from playstate import hotlayer
+from playstate.hotlayer import IngestItem
+from tests.cases import Run, unlimited
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -219,3 +225,44 @@ async def test_a_revoked_token_stops_working_once_its_background_reload_is_done(
             break
     # ...and refused once the reload found the token gone.
     assert await principal_for_token(token) is None
+
+
+def test_flush_pending_writes_titles_before_their_window_and_leaves_claims_alone(
+    redis_client: redis.Redis, run: Run
+) -> None:
+    now = now_ms()
+    items = [
+        IngestItem(PlayState("p", movie, 60_000, now - 1_000, "tv", EventType.HEARTBEAT), None)
+        for movie in ("m1", "m2", "m3")
+    ]
+    run(hotlayer.ingest(items, now_ms=now, counters={}, limits=unlimited(), may_create=True))
+    assert run(hotlayer.claim(now_ms=now, limit=10)).members == []  # none due for a window
+    held = run(hotlayer.claim(now_ms=now, limit=1, everything=True))  # another worker's
+    assert held.members == ["p/m1"]
+
+    out = StringIO()
+    call_command("flush_pending", stdout=out)
+
+    assert out.getvalue() == "wrote 2 pending titles to the store\n"
+    store = get_store()
+    assert [store.get("p", m) is not None for m in ("m1", "m2", "m3")] == [False, True, True]
+    assert redis_client.zcard(hotlayer.shard_of("p").pending) == 0
+    assert redis_client.zrange(hotlayer.shard_of("p").inflight, 0, -1) == ["p/m1"]
+    call_command("flush_pending", stdout=out)
+    assert out.getvalue().endswith("wrote 0 pending titles to the store\n")
+
+
+def test_flush_pending_says_the_store_is_down_and_keeps_the_titles(
+    redis_client: redis.Redis, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = now_ms()
+    item = IngestItem(PlayState("p", "m1", 60_000, now, "tv", EventType.HEARTBEAT), None)
+    run(hotlayer.ingest([item], now_ms=now, counters={}, limits=unlimited(), may_create=True))
+
+    def down(self: object, states: object) -> int:
+        raise StoreUnavailable("connection refused")
+
+    monkeypatch.setattr(type(get_store()), "write", down)
+    with pytest.raises(CommandError, match="store is unreachable"):
+        call_command("flush_pending")
+    assert redis_client.zrange(hotlayer.shard_of("p").pending, 0, -1) == ["p/m1"]
