@@ -38,7 +38,6 @@ class IngestItemKeys(NamedTuple):
 class IngestArgs(NamedTuple):
     now: int
     hot_ttl: int
-    window: int
     event_ttl: int
     items: int
     ignore_start: int
@@ -50,6 +49,7 @@ class IngestArgs(NamedTuple):
 
 class IngestItemArgs(NamedTuple):
     member: str
+    due: int  # when a plain heartbeat's title is due in the store (hotlayer.due_ms)
     movie: str
     pos: int
     crt: int

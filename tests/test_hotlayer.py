@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections import Counter
 from functools import reduce
 
 import pytest
@@ -111,9 +112,12 @@ def test_plain_heartbeats_are_due_after_the_window_and_a_pause_at_once(
     first = ingest(run, [state(1, NOW - 5)])
     assert not first.nudge
     window = django_settings.PLAYSTATE_COALESCE_WINDOW_MS
-    assert redis_client.zscore(hotlayer.shard_of("p").pending, "p/m1") == NOW + window
-    assert ingest(run, [state(2, NOW - 4)]).nudge is False
-    assert redis_client.zscore(hotlayer.shard_of("p").pending, "p/m1") == NOW + window
+    due = hotlayer.due_ms("p/m1", now_ms=NOW, window_ms=window)
+    assert NOW < due <= NOW + window
+    assert redis_client.zscore(hotlayer.shard_of("p").pending, "p/m1") == due
+    # A later heartbeat within the window keeps the title's time.
+    assert ingest(run, [state(2, NOW - 4)], now_ms=NOW + 1_000).nudge is False
+    assert redis_client.zscore(hotlayer.shard_of("p").pending, "p/m1") == due
     pause = ingest(run, [state(3, NOW - 3, EventType.PAUSE)])
     assert pause.nudge
     assert redis_client.zscore(hotlayer.shard_of("p").pending, "p/m1") == URGENT_DUE
@@ -194,17 +198,39 @@ def test_every_name_a_script_reads_is_in_its_layout(script: scripts.Script) -> N
         assert name in fields, f"{script.name}: {table}.{name}"
 
 
+def test_a_title_watched_without_pause_is_due_once_per_window_at_its_own_time() -> None:
+    window = 60_000
+    dues = {hotlayer.due_ms("p/m1", now_ms=NOW + t, window_ms=window) for t in range(0, 60_000, 10)}
+    # Heartbeats 10 ms apart over a window come due at two times, one window apart: the
+    # title's point in this window, until it passes, then in the next one.
+    first, second = sorted(dues)
+    assert second - first == window
+    assert NOW < first <= NOW + window
+
+
+def test_titles_that_start_together_come_due_spread_over_the_window() -> None:
+    window = 60_000
+    dues = [
+        hotlayer.due_ms(f"p{i}/s{i}", now_ms=NOW, window_ms=window) - NOW for i in range(10_000)
+    ]
+    assert all(0 <= due <= window for due in dues)
+    tenths = Counter(due * 10 // window for due in dues)
+    assert sorted(tenths) == list(range(10))
+    assert all(800 <= n <= 1_200 for n in tenths.values()), tenths
+
+
 def test_a_setting_changed_while_the_process_runs_applies_to_the_next_heartbeat(
     redis_client: redis.Redis, run: Run
 ) -> None:
     ingest(run, [state(1, NOW - 5)])
     window = django_settings.PLAYSTATE_COALESCE_WINDOW_MS
-    assert redis_client.zscore(hotlayer.shard_of("p").pending, "p/m1") == NOW + window
+    due = hotlayer.due_ms("p/m1", now_ms=NOW, window_ms=window)
+    assert redis_client.zscore(hotlayer.shard_of("p").pending, "p/m1") == due
     redis_client.delete(hotlayer.shard_of("p").pending)
     # (the hot path reads its settings from a snapshot: core/hotsettings.py)
-    with override_settings(PLAYSTATE_COALESCE_WINDOW_MS=1_234):
+    with override_settings(PLAYSTATE_COALESCE_WINDOW_MS=0):
         ingest(run, [state(2, NOW - 4)])
-    assert redis_client.zscore(hotlayer.shard_of("p").pending, "p/m1") == NOW + 1_234
+    assert redis_client.zscore(hotlayer.shard_of("p").pending, "p/m1") == NOW
 
 
 def test_a_claim_whose_write_failed_is_pending_again_at_once(

@@ -1,6 +1,6 @@
 -- Apply a batch of heartbeats: last write wins per title, atomically; schedule each new
 -- winner in the pending set (due a year ago for PAUSE/STOP/SEEK, so they are claimed before
--- any plain title; after the window otherwise).
+-- any plain title; at the title's point in the window otherwise, AI.due).
 -- Token buckets, in the same call: plain heartbeats spend from their profile's bucket;
 -- every heartbeat spends from the hard per-profile and per-account ceilings (on a Redis
 -- Cluster the account's is in another slot: the caller takes it, account_ceiling is 0).
@@ -15,7 +15,7 @@
 -- Returns per heartbeat 0 duplicate, 1 applied, 2 stale, 3 cold, 4 rate limited; then
 -- whether to nudge a worker, and the milliseconds until a limited one would pass.
 -- (compare.lua and buckets.lua are prepended)
-local now, window, n = tonumber(ARGV[A.now]), tonumber(ARGV[A.window]), tonumber(ARGV[A.items])
+local now, n = tonumber(ARGV[A.now]), tonumber(ARGV[A.items])
 local hot_ttl, event_ttl = tonumber(ARGV[A.hot_ttl]) * 1000, ARGV[A.event_ttl]
 local threshold, versions_ttl = ARGV[A.ignore_start], tonumber(ARGV[A.versions_ttl]) * 1000
 local hard_profile, hard_account = tonumber(ARGV[A.profile_ceiling]), tonumber(ARGV[A.account_ceiling])
@@ -112,7 +112,7 @@ for i = 0, n - 1 do
         end
         -- PAUSE/STOP/SEEK go ahead of every plain title, overdue ones included: a device
         -- hears of a pause promptly even while the workers work through a backlog.
-        local due = urgent and now - URGENT_AHEAD_MS or now + window
+        local due = urgent and now - URGENT_AHEAD_MS or ARGV[a + AI.due]
         if redis.call('ZADD', pending, 'LT', 'CH', due, ARGV[a + AI.member]) == 1 and urgent then
           nudge = 1
         end
