@@ -58,8 +58,9 @@ def procfile_command(name: str, env: Mapping[str, str]) -> list[str]:
         key, _, command = line.partition(":")
         if key == name:
             argv = shlex.split(Template(command).substitute(env))
-            if argv[1:2] == ["scripts/respawn.py"]:
-                argv = argv[2:]
+            if "scripts/respawn.py" in argv:  # `[nice -n N] python scripts/respawn.py …`
+                at = argv.index("scripts/respawn.py")
+                argv = argv[: at - 1] + argv[at + 1 :]
             venv = ".venv/bin/"
             return [str(BIN / a.removeprefix(venv)) if a.startswith(venv) else a for a in argv]
     raise KeyError(f"no process {name!r} in the Procfile")
