@@ -20,7 +20,7 @@ from django.conf import settings
 from rest_framework import authentication, exceptions, permissions
 
 from accounts.models import ApiToken, Profile, hash_token
-from core.refresh import BackgroundRefresh
+from core.refresh import BackgroundRefresh, stale_at
 
 if TYPE_CHECKING:
     # DRF imports its default authentication class (this module's) from rest_framework.views.
@@ -108,7 +108,7 @@ def _remember(key_hash: str, principal: Principal | None) -> None:
         return
     if len(_cache) >= MAX_ENTRIES:
         _cache.clear()
-    _cache[key_hash] = (principal, time.monotonic() + settings.PLAYSTATE_AUTH_CACHE_SECONDS)
+    _cache[key_hash] = (principal, stale_at(settings.PLAYSTATE_AUTH_CACHE_SECONDS))
 
 
 async def principal_for_token(token: str, *, profile_ids: Collection[str] = ()) -> Principal | None:

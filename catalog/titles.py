@@ -19,7 +19,7 @@ from django.db import DatabaseError
 
 from catalog.models import Movie
 from core.memory import freeze_loaded
-from core.refresh import BackgroundRefresh
+from core.refresh import BackgroundRefresh, stale_at
 from core.series import Title
 
 # Clients name any movie id they like; past this many entries a cache starts over.
@@ -57,9 +57,9 @@ class _Cache(dict[str, tuple[V, float]]):
     def keep(self, values: dict[str, V]) -> None:
         if len(self) + len(values) > MAX_ENTRIES:
             self.clear()
-        expires = time.monotonic() + settings.PLAYSTATE_CATALOG_CACHE_SECONDS
+        seconds = settings.PLAYSTATE_CATALOG_CACHE_SECONDS
         for key, value in values.items():
-            self[key] = (value, expires)
+            self[key] = (value, stale_at(seconds))
 
     async def get_many(self, keys: Collection[str]) -> dict[str, V]:
         """Each key's value: cached, or loaded now if this process never met the key."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
+import time
 from collections.abc import Awaitable, Callable, Iterable
 
 logger = logging.getLogger(__name__)
@@ -17,6 +19,15 @@ logger = logging.getLogger(__name__)
 BATCH = 500
 # How long the task gathers keys before it reloads them: one query for many keys.
 GATHER_SECONDS = 0.5
+# An entry goes stale up to this share of its time early, at random.
+SPREAD = 0.2
+
+
+def stale_at(seconds: float) -> float:
+    """When an entry loaded now goes stale (`time.monotonic()`): after `seconds`, less up to a
+    fifth at random. Entries loaded together (a process meeting its population) would
+    otherwise go stale together, be reloaded together, and so again every time."""
+    return time.monotonic() + seconds * (1 - SPREAD * random.random())
 
 
 class BackgroundRefresh:

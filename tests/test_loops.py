@@ -1,10 +1,13 @@
-"""core/loops.py: calls of one turn of the event loop served together."""
+"""core/loops.py: calls of one turn of the event loop served together; core/refresh.py: when
+cached entries go stale."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 
 from core.loops import TurnBatch
+from core.refresh import stale_at
 
 
 class Served:
@@ -67,3 +70,11 @@ def test_a_caller_that_gave_up_leaves_the_others_their_answers() -> None:
     gone, answer = asyncio.run(main())
     assert isinstance(gone, asyncio.CancelledError)
     assert answer == 20
+
+
+def test_entries_loaded_together_go_stale_spread_over_the_last_fifth_of_their_time() -> None:
+    before = time.monotonic()
+    times = [stale_at(60) - before for _ in range(1_000)]
+    assert all(47.9 < t <= 60.1 for t in times)
+    # Not together: spread over the last fifth, each twelve-second tenth of it used.
+    assert {int((t - 48) / 1.2) for t in times} >= set(range(10))
