@@ -7,8 +7,10 @@ import time
 
 import pytest
 
+from core.clock import now_ms
+from playstate import hotlayer
 from tests.cases import INVALID, Invalid, heartbeat, now_s
-from tests.e2e.conftest import Running, wait_for
+from tests.e2e.conftest import E2E_ENV, Running, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -126,13 +128,22 @@ def test_a_burst_for_one_title_costs_a_few_store_writes(running: Running) -> Non
 
 
 def test_a_pause_is_written_before_plain_heartbeats_sent_with_it(running: Running) -> None:
-    running.post(running.alice, heartbeat(movie_id="plain", video_timestamp_ms=5_000))
+    # A plain title comes due at its own point in the window: one whose point is in the
+    # window's last quarter from now, so it waits at least three seconds.
+    window = int(E2E_ENV["PLAYSTATE_COALESCE_WINDOW_MS"])
+    plain = next(
+        movie
+        for movie in (f"plain-{i}" for i in range(1_000))
+        if hotlayer.due_ms(f"alice-tv/{movie}", now_ms=now_ms(), window_ms=window)
+        > now_ms() + 0.75 * window
+    )
+    running.post(running.alice, heartbeat(movie_id=plain, video_timestamp_ms=5_000))
     running.post(
         running.alice, heartbeat(movie_id="paused", video_timestamp_ms=6_000, event_type="PAUSE")
     )
     wait_for(lambda: running.stored("paused") == (6_000, "PAUSE"))
-    assert running.stored("plain") is None
-    wait_for(lambda: running.stored("plain") == (5_000, "HEARTBEAT"), timeout=20)
+    assert running.stored(plain) is None
+    wait_for(lambda: running.stored(plain) == (5_000, "HEARTBEAT"), timeout=20)
 
 
 def test_a_dropped_cache_entry_is_served_from_the_store_then_cached_again(
