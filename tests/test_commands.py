@@ -251,6 +251,10 @@ def test_flush_pending_writes_titles_before_their_window_and_leaves_claims_alone
     assert redis_client.zrange(hotlayer.shard_of("p").inflight, 0, -1) == [held]
     call_command("flush_pending", stdout=out)
     assert out.getvalue().endswith("wrote 0 pending titles to the store\n")
+    later = IngestItem(PlayState("p", "m4", 1_000, now, "tv", EventType.HEARTBEAT), None)
+    run(hotlayer.ingest([later], now_ms=now, counters={}, limits=unlimited(), may_create=True))
+    call_command("flush_pending", stdout=out)
+    assert out.getvalue().endswith("wrote 1 pending title to the store\n")
 
 
 def test_flush_pending_says_the_store_is_down_and_keeps_the_titles(

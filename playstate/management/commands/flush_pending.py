@@ -23,4 +23,6 @@ class Command(BaseCommand):
             raise CommandError(f"the store is unreachable ({error}); nothing was lost") from error
         except RedisError as error:
             raise CommandError(f"Redis is unreachable ({error})") from error
-        self.stdout.write(f"wrote {flushed} pending titles to the store")
+        self.stdout.write(
+            f"wrote {flushed} pending title{'' if flushed == 1 else 's'} to the store"
+        )
