@@ -71,8 +71,11 @@ async def _messages(states: Sequence[PlayState]) -> list[events.Message]:
 
 async def pending_flush_all() -> int:
     """Write every pending title now, due or not (`manage.py flush_pending`); return how many.
-    Titles other workers hold in flight are theirs to finish."""
+    Titles other workers hold in flight are theirs to finish. Stops at the first batch that
+    is not full: under live traffic titles never stop coming, and those wait for their time."""
     flushed = 0
-    while claimed := await pending_flush(everything=True):
+    while True:
+        claimed = await pending_flush(everything=True)
         flushed += claimed
-    return flushed
+        if claimed < settings.PLAYSTATE_FLUSH_BATCH:
+            return flushed

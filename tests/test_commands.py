@@ -231,6 +231,7 @@ def test_flush_pending_writes_titles_before_their_window_and_leaves_claims_alone
     redis_client: redis.Redis, run: Run, settings: Any
 ) -> None:
     settings.PLAYSTATE_COALESCE_WINDOW_MS = 30 * 86_400_000  # none comes due during the test
+    settings.PLAYSTATE_FLUSH_BATCH = 1  # one title a batch: it goes on while batches are full
     now = now_ms()
     items = [
         IngestItem(PlayState("p", movie, 60_000, now - 1_000, "tv", EventType.HEARTBEAT), None)
