@@ -42,7 +42,7 @@ import asyncio
 import random
 import zlib
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
@@ -263,10 +263,11 @@ async def ingest(
     now_ms: int,
     counters: Mapping[str, int],
     limits: Limits,
-    may_create: bool = False,
+    may_create: bool | Collection[str] = False,
     retrying_cold: bool = False,
 ) -> IngestOutcome:
-    """Apply heartbeats; without `may_create`, those of titles not in the cache come back COLD.
+    """Apply heartbeats; those of titles not in the cache come back COLD, unless `may_create`
+    is true or names their members (the caller has read them through from the store).
 
     On one Redis: one script call does it all. On a cluster: the account's ceiling (in a
     slot of its own) first, unless these are the cold ones of a request that took it
@@ -337,9 +338,11 @@ async def _ingest_slot(
     now_ms: int,
     counters: Mapping[str, int],
     limits: Limits,
-    may_create: bool,
+    may_create: bool | Collection[str],
 ) -> IngestOutcome:
     clustered = shard is not SINGLE
+    create_all = may_create is True
+    creating: Collection[str] = () if isinstance(may_create, bool) else may_create
     keys: list[str] = list(
         scripts.IngestKeys(
             shard.pending,
@@ -385,7 +388,7 @@ async def _ingest_slot(
             sig=int(s.significant),
             event_id=event_id or "",
             urgent=int(s.event_type in URGENT_EVENTS),
-            may_create=int(may_create),
+            may_create=int(create_all or name in creating),
             burst=burst,
             per_minute=per_minute,
         )
@@ -403,6 +406,57 @@ async def _ingest_slot(
     return IngestOutcome(
         codes=[int(c) for c in raw[:-2]], nudge=bool(raw[-2]), retry_after_ms=int(raw[-1])
     )
+
+
+# Titles this process has seen in the cache (applied or stale heartbeats), so their next
+# heartbeat goes straight to the script: the most recent ones, in two generations of up to
+# HELD_MAX each (a title found in the older one moves to the newer; when the newer is full,
+# the older is dropped), so a stream of new titles does not push out those still watched.
+HELD_MAX = 100_000
+_held: set[str] = set()
+_held_before: set[str] = set()
+
+
+def _hold(name: str) -> None:
+    global _held, _held_before
+    if len(_held) >= HELD_MAX:
+        _held_before, _held = _held, set()
+    _held.add(name)
+
+
+def _holds(name: str) -> bool:
+    if name in _held:
+        return True
+    if name in _held_before:
+        _hold(name)
+        return True
+    return False
+
+
+def note_held(items: Sequence[IngestItem], codes: Sequence[int]) -> None:
+    for item, code in zip(items, codes, strict=True):
+        name = member(item.state.profile_id, item.state.movie_id)
+        if code in (APPLIED, STALE):
+            _hold(name)
+        elif code == COLD:
+            _held.discard(name)
+            _held_before.discard(name)
+
+
+async def absent(items: Sequence[IngestItem]) -> list[IngestItem]:
+    """Of these heartbeats, those of titles not in the cache that this process has not seen
+    there (one `EXISTS` each, pipelined with the turn's other commands). A session's first
+    heartbeat is then read through from the store before its one script call, rather than
+    after a call that finds its title cold; one the process has seen costs nothing here."""
+    unseen = [
+        item for item in items if not _holds(member(item.state.profile_id, item.state.movie_id))
+    ]
+    if not unseen:
+        return []
+    found = await asyncio.gather(
+        *(hot_command("EXISTS", hot_key(i.state.profile_id, i.state.movie_id)) for i in unseen)
+    )
+    return [item for item, exists in zip(unseen, found, strict=True) if not exists]
 
 
 async def get_states(pairs: Sequence[tuple[str, str]]) -> list[PlayState]:

@@ -253,8 +253,14 @@ async def heartbeats_ingest(*, authorization: str | None, payload: object) -> Ap
             return plan.result()
         limits = plan.limits(principal, await ratelimit.in_force())
         now = now_ms()
+        if starting := await hotlayer.absent(plan.accepted):
+            await read_through(starting)
         outcome = await hotlayer.ingest(
-            plan.accepted, now_ms=now, counters=plan.counters, limits=limits
+            plan.accepted,
+            now_ms=now,
+            counters=plan.counters,
+            limits=limits,
+            may_create={hotlayer.member(i.state.profile_id, i.state.movie_id) for i in starting},
         )
         cold = [
             i for i, code in zip(plan.accepted, outcome.codes, strict=True) if code == hotlayer.COLD
@@ -265,6 +271,7 @@ async def heartbeats_ingest(*, authorization: str | None, payload: object) -> Ap
                 cold, now_ms=now, counters={}, limits=limits, may_create=True, retrying_cold=True
             )
             outcome = _with_retry(outcome, retry)
+        hotlayer.note_held(plan.accepted, outcome.codes)
     except RedisError:
         logger.warning("redis unreachable during ingest", exc_info=True)
         return unavailable(CANNOT_TAKE) if plan.accepted else plan.result()

@@ -6,6 +6,7 @@ real worker, is in tests/e2e."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 import httpx
@@ -332,6 +333,34 @@ async def test_a_pause_is_due_at_once_and_plain_heartbeats_wait_for_the_window(
     paused = await stored("alice-tv", "m1")
     assert paused is not None
     assert (paused.position_ms, paused.event_type) == (12_000, "PAUSE")
+
+
+async def test_a_session_start_reads_the_store_first_then_runs_the_script_once(
+    api: httpx.AsyncClient, alice: str, redis_client: redis.Redis
+) -> None:
+    def calls() -> tuple[int, int]:
+        stats = redis_client.info("commandstats")
+        scripts, looks = (
+            stats.get(f"cmdstat_{c}", {}).get("calls", 0) for c in ("evalsha", "exists")
+        )
+        return scripts, looks
+
+    movie_id = f"start-{uuid.uuid4().hex}"  # a title no process has met
+    t = now_s()
+    # The scripts loaded into this Redis (a first call of one would be counted twice).
+    assert (await post(api, alice, heartbeat(movie_id="warm-up"))).status_code == 202
+    before = calls()
+    first = heartbeat(movie_id=movie_id, client_request_time=t - 2, video_timestamp_ms=1_000)
+    assert (await post(api, alice, first)).status_code == 202
+    started = calls()
+    # One look (EXISTS), then the store, then one script call that may create the title.
+    assert (started[0] - before[0], started[1] - before[1]) == (1, 1)
+    again = heartbeat(movie_id=movie_id, client_request_time=t - 1, video_timestamp_ms=2_000)
+    assert (await post(api, alice, again)).status_code == 202
+    after = calls()
+    # A title this process has met goes straight to the script.
+    assert (after[0] - started[0], after[1] - started[1]) == (1, 0)
+    assert (await position(api, alice, movie=movie_id))["position_ms"] == 2_000
 
 
 async def test_a_cache_miss_reads_the_store_and_repairs_the_cache(

@@ -244,3 +244,31 @@ def test_a_claim_whose_write_failed_is_pending_again_at_once(
         redis_client.zscore(hotlayer.shard_of("p").pending, "p/m1") == NOW + 5
     )  # due when released
     assert run(hotlayer.claim(now_ms=NOW + 6, limit=10)).members == ["p/m1"]
+
+
+def test_a_process_remembers_the_titles_it_saw_last_not_the_first_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(hotlayer, "HELD_MAX", 3)
+    monkeypatch.setattr(hotlayer, "_held", set())
+    monkeypatch.setattr(hotlayer, "_held_before", set())
+
+    def seen(*movies: str) -> None:
+        items = [
+            IngestItem(PlayState("p", m, 1, NOW, "tv", EventType.HEARTBEAT), None) for m in movies
+        ]
+        hotlayer.note_held(items, [hotlayer.APPLIED] * len(movies))
+
+    seen("watched", "a", "b")
+    seen("c", "d")  # a new generation
+    assert hotlayer._holds("p/watched")  # still watched: carried into the newer generation
+    seen("e", "f")  # another: the first one is dropped, but for what was seen since
+    assert [hotlayer._holds(f"p/{m}") for m in ("a", "b", "c", "watched")] == [
+        False,
+        False,
+        True,
+        True,
+    ]
+    cold = IngestItem(PlayState("p", "watched", 1, NOW, "tv", EventType.HEARTBEAT), None)
+    hotlayer.note_held([cold], [hotlayer.COLD])  # expired from the cache since
+    assert not hotlayer._holds("p/watched")
