@@ -105,7 +105,7 @@ def member(profile_id: str, movie_id: str) -> str:
     return f"{profile_id}/{movie_id}"
 
 
-def due_ms(member: str, *, now_ms: int, window_ms: int) -> int:
+def due_ms(name: str, *, now_ms: int, window_ms: int) -> int:
     """When a plain heartbeat's title is next due in the store: at the title's own point in
     every window (a phase from a hash of its name), at most one window from now. A title
     watched without pause is then written once per window, and the titles of viewers who
@@ -113,7 +113,7 @@ def due_ms(member: str, *, now_ms: int, window_ms: int) -> int:
     all at once, one window later."""
     if window_ms <= 0:
         return now_ms
-    return now_ms + (zlib.crc32(member.encode()) - now_ms) % window_ms
+    return now_ms + (zlib.crc32(name.encode()) - now_ms) % window_ms
 
 
 def split_member(value: str) -> tuple[str, str]:

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from django.core.management.base import BaseCommand, CommandError
 from redis.exceptions import RedisError
 
@@ -18,7 +18,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            flushed = asyncio.run(pending_flush_all())
+            flushed = async_to_sync(pending_flush_all)()
         except StoreUnavailable as error:
             raise CommandError(f"the store is unreachable ({error}); nothing was lost") from error
         except RedisError as error:
