@@ -13,7 +13,6 @@ from typing import Any
 
 import hiredis
 import pytest
-import redis.asyncio.client
 import redis.exceptions
 from redis.typing import EncodableT
 
@@ -137,13 +136,13 @@ def test_commands_sent_in_one_turn_go_in_one_pipeline_each_caller_its_own_reply(
     redis_client: redis.Redis, run: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pipelines: list[int] = []
-    execute = redis.asyncio.client.Pipeline.execute
+    send_and_read = core_redis._send_and_read
 
-    async def counted(self: redis.asyncio.client.Pipeline, *args: Any, **kwargs: Any) -> Any:
-        pipelines.append(len(self))
-        return await execute(self, *args, **kwargs)
+    async def counted(*args: Any) -> Any:
+        pipelines.append(len(args[-1]))
+        return await send_and_read(*args)
 
-    monkeypatch.setattr(redis.asyncio.client.Pipeline, "execute", counted)
+    monkeypatch.setattr(core_redis, "_send_and_read", counted)
     redis_client.set("text", "not a hash")
 
     async def together() -> list[object]:
