@@ -11,7 +11,7 @@ import asyncio
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 from redis.exceptions import RedisError
@@ -52,27 +52,16 @@ class Rejection:
     reason: str
 
 
-def parse_heartbeat(raw: object) -> IngestItem | Rejection:
+def parse_heartbeat(raw: object) -> Heartbeat | Rejection:
     """Types and ranges, which need no outside knowledge."""
     try:
-        heartbeat = Heartbeat.model_validate(raw)
+        return Heartbeat.model_validate(raw)
     except ValidationError as error:
         return Rejection(field_errors(error), "invalid")
-    event = EventType(heartbeat.event_type)
-    state = PlayState(
-        profile_id=heartbeat.profile_id,
-        movie_id=heartbeat.movie_id,
-        position_ms=heartbeat.video_timestamp_ms,
-        client_request_time=to_millis(heartbeat.client_request_time),
-        device_id=heartbeat.device_id,
-        event_type=event,
-        significant=hotlayer.significant(heartbeat.video_timestamp_ms, event),
-    )
-    return IngestItem(state, heartbeat.event_id)
 
 
 def check_context(
-    item: IngestItem,
+    heartbeat: Heartbeat,
     *,
     profile_ids: frozenset[str],
     duration_ms: int | None,
@@ -80,22 +69,32 @@ def check_context(
     max_clock_skew_ms: int,
 ) -> IngestItem | Rejection:
     """What depends on the caller, the catalog and the clock."""
-    state = item.state
-    if state.profile_id not in profile_ids:
+    client_request_time = to_millis(heartbeat.client_request_time)
+    position_ms = heartbeat.video_timestamp_ms
+    if heartbeat.profile_id not in profile_ids:
         return Rejection({"profile_id": [NOT_YOURS]}, "forbidden")
-    if state.client_request_time > now_ms + max_clock_skew_ms:
+    if client_request_time > now_ms + max_clock_skew_ms:
         return Rejection(
             {"client_request_time": ["Is too far in the future; check the device clock."]},
             "clock_skew",
         )
-    if duration_ms is not None and state.position_ms > duration_ms:
+    if duration_ms is not None and position_ms > duration_ms:
         return Rejection(
             {"video_timestamp_ms": [f"Must not exceed the title's duration ({duration_ms} ms)."]},
             "out_of_range",
         )
-    if duration_ms is None:
-        return item
-    return IngestItem(replace(state, duration_ms=duration_ms), item.event_id)
+    event = EventType(heartbeat.event_type)
+    state = PlayState(
+        profile_id=heartbeat.profile_id,
+        movie_id=heartbeat.movie_id,
+        position_ms=position_ms,
+        client_request_time=client_request_time,
+        device_id=heartbeat.device_id,
+        event_type=event,
+        duration_ms=duration_ms,
+        significant=hotlayer.significant(position_ms, event),
+    )
+    return IngestItem(state, heartbeat.event_id)
 
 
 @dataclass(slots=True)
@@ -103,17 +102,17 @@ class _Plan:
     """What one request asks for, checked: the valid heartbeats and the refusals."""
 
     batch: bool
-    items: list[IngestItem | Rejection]
+    items: list[Heartbeat | Rejection]
     accepted: list[IngestItem] = field(default_factory=list)
     rejected: list[tuple[int, Rejection]] = field(default_factory=list)
 
     @property
     def profile_ids(self) -> set[str]:
-        return {i.state.profile_id for i in self.items if isinstance(i, IngestItem)}
+        return {i.profile_id for i in self.items if isinstance(i, Heartbeat)}
 
     @property
     def movie_ids(self) -> set[str]:
-        return {i.state.movie_id for i in self.items if isinstance(i, IngestItem)}
+        return {i.movie_id for i in self.items if isinstance(i, Heartbeat)}
 
     def check(self, principal: Principal, catalog: dict[str, int | None]) -> None:
         now, max_clock_skew_ms = now_ms(), hot_settings().max_clock_skew_ms
@@ -122,11 +121,11 @@ class _Plan:
                 check_context(
                     item,
                     profile_ids=principal.profile_ids,
-                    duration_ms=catalog.get(item.state.movie_id),
+                    duration_ms=catalog.get(item.movie_id),
                     now_ms=now,
                     max_clock_skew_ms=max_clock_skew_ms,
                 )
-                if isinstance(item, IngestItem)
+                if isinstance(item, Heartbeat)
                 else item
             )
             if isinstance(checked, IngestItem):
