@@ -272,3 +272,37 @@ def test_a_process_remembers_the_titles_it_saw_last_not_the_first_ones(
     cold = IngestItem(PlayState("p", "watched", 1, NOW, "tv", EventType.HEARTBEAT), None)
     hotlayer.note_held([cold], [hotlayer.COLD])  # expired from the cache since
     assert not hotlayer._holds("p/watched")
+
+
+def _calls(client: redis.Redis, command: str) -> int:
+    """How often `command` ran, scripts' commands included (on a cluster, summed over nodes)."""
+    if isinstance(client, redis.RedisCluster):
+        nodes = client.info("commandstats", target_nodes=redis.RedisCluster.ALL_NODES).values()
+    else:
+        nodes = [client.info("commandstats")]
+    return sum(node.get(f"cmdstat_{command}", {}).get("calls", 0) for node in nodes)
+
+
+def _reset_stats(client: redis.Redis) -> None:
+    if isinstance(client, redis.RedisCluster):
+        client.config_resetstat(target_nodes=redis.RedisCluster.ALL_NODES)
+    else:
+        client.config_resetstat()
+
+
+def test_a_batch_of_one_titles_heartbeats_reads_and_writes_the_title_once(
+    redis_client: redis.Redis, run: Run
+) -> None:
+    """A device that was offline sends what it buffered of one title in one batch: the
+    script reads the title's state once and writes the winner once, as one heartbeat would."""
+    ingest(run, [state(1, NOW - 40)])
+    _reset_stats(redis_client)
+    outcome = ingest(run, [state(2, NOW - 30), state(4, NOW - 10), state(3, NOW - 20)])
+    assert outcome.codes == [hotlayer.APPLIED, hotlayer.APPLIED, hotlayer.STALE]
+    stored = run(hotlayer.get_state("p", "m1"))
+    assert (stored.position_ms, stored.client_request_time) == (4, NOW - 10)
+    assert redis_client.zscore(hotlayer.recent_key("p"), "m1") == NOW - 10
+    # The title's state, the profile's buckets, the account's ceiling (the one heartbeat
+    # before it read as many); the recent set and the pending set once each.
+    assert _calls(redis_client, "hmget") == 3
+    assert _calls(redis_client, "zadd") == 2

@@ -66,6 +66,47 @@ local function remember(key, crt, pos, dev, evt)
   end
 end
 
+-- Each title's state as the call goes: read once, written back once after the loop (a batch
+-- is mostly one device's buffered heartbeats of one title). Its fields as in the hash (sig,
+-- crt, pos, dev, evt, dur, exp: 1 to 7), then what the call did to it.
+local titles = {}
+local function title_state(hot)
+  local title = titles[hot]
+  if not title then
+    title = redis.call('HMGET', hot, 'sig', 'crt', 'pos', 'dev', 'evt', 'dur', 'exp')
+    titles[hot] = title
+  end
+  return title
+end
+
+-- The writes of the titles the call changed (or whose expiry it pushed out).
+local function save_titles()
+  for hot, title in pairs(titles) do
+    local fields = {}
+    if title.applied then
+      fields = {'sig', title[1], 'pos', title[3], 'crt', title[2], 'dev', title[4], 'evt', title[5], 'dur', title[6]}
+      -- A new title is not hidden; an existing one keeps its hiding mark.
+      if title.created then fields[#fields + 1] = 'hid'; fields[#fields + 1] = '0' end
+    end
+    if title.renew then fields[#fields + 1] = 'exp'; fields[#fields + 1] = title[7] end
+    if #fields > 0 then redis.call('HSET', hot, unpack(fields)) end
+    if title.applied then
+      -- The recent set outlives every title in it: renewed with each (below), and when it
+      -- grows.
+      if redis.call('ZADD', title.recent, title[2], title.movie) == 1 and not title.renew then
+        redis.call('PEXPIRE', title.recent, hot_ttl)
+      end
+      if redis.call('ZADD', pending, 'LT', 'CH', title.due, title.member) == 1 and title.urgent then
+        nudge = 1
+      end
+    end
+    if title.renew then
+      redis.call('PEXPIRE', hot, hot_ttl)
+      redis.call('PEXPIRE', title.recent, hot_ttl)
+    end
+  end
+end
+
 local account
 if hard_account > 0 then
   -- Kept at least until it would be full again (a minute; an expired bucket is a full one).
@@ -78,9 +119,9 @@ for i = 0, n - 1 do
   local pos, crt, dev = ARGV[a + AI.pos], ARGV[a + AI.crt], ARGV[a + AI.dev]
   local evt, dur, sig = ARGV[a + AI.evt], ARGV[a + AI.dur], ARGV[a + AI.sig]
   local urgent = ARGV[a + AI.urgent] == '1'
-  local cur = redis.call('HMGET', hot, 'sig', 'crt', 'pos', 'dev', 'evt', 'dur', 'exp')
+  local title = title_state(hot)
   local code
-  if ARGV[a + AI.may_create] == '0' and not cur[2] then
+  if ARGV[a + AI.may_create] == '0' and not title[2] then
     -- Cold title: the caller reads the store through first, so a late heartbeat cannot
     -- put a state older than the stored one into the cache.
     code = 3
@@ -98,32 +139,23 @@ for i = 0, n - 1 do
     elseif ARGV[a + AI.event_id] ~= '' and not redis.call('SET', KEYS[k + KI.event], '1', 'NX', 'EX', event_ttl) then
       code = 0
     else
-      local renew = expiring(tonumber(cur[7]), hot_ttl, now)
-      if newer({sig, crt, pos, dev, evt, dur}, cur, threshold) then
-        local fields = {'sig', sig, 'pos', pos, 'crt', crt, 'dev', dev, 'evt', evt, 'dur', dur}
-        -- A new title is not hidden; an existing one keeps its hiding mark.
-        if not cur[2] then fields[#fields + 1] = 'hid'; fields[#fields + 1] = '0' end
-        if renew then fields[#fields + 1] = 'exp'; fields[#fields + 1] = now + hot_ttl end
-        redis.call('HSET', hot, unpack(fields))
-        -- The recent set outlives every title in it: renewed with each (below), and when it
-        -- grows.
-        if redis.call('ZADD', recent, crt, ARGV[a + AI.movie]) == 1 and not renew then
-          redis.call('PEXPIRE', recent, hot_ttl)
-        end
+      title.recent = recent
+      if expiring(tonumber(title[7]), hot_ttl, now) then
+        title[7] = now + hot_ttl
+        title.renew = true
+      end
+      if newer({sig, crt, pos, dev, evt, dur}, title, threshold) then
+        if not title[2] then title.created = true end
+        title[1], title[2], title[3], title[4], title[5], title[6] = sig, crt, pos, dev, evt, dur
+        title.applied, title.movie, title.member = true, ARGV[a + AI.movie], ARGV[a + AI.member]
         -- PAUSE/STOP/SEEK go ahead of every plain title, overdue ones included: a device
         -- hears of a pause promptly even while the workers work through a backlog.
-        local due = urgent and now - URGENT_AHEAD_MS or ARGV[a + AI.due]
-        if redis.call('ZADD', pending, 'LT', 'CH', due, ARGV[a + AI.member]) == 1 and urgent then
-          nudge = 1
-        end
+        local due = urgent and now - URGENT_AHEAD_MS or tonumber(ARGV[a + AI.due])
+        if not title.due or due < title.due then title.due = due end
+        title.urgent = title.urgent or urgent
         code = 1
       else
-        if renew then redis.call('HSET', hot, 'exp', now + hot_ttl) end
         code = 2
-      end
-      if renew then
-        redis.call('PEXPIRE', hot, hot_ttl)
-        redis.call('PEXPIRE', recent, hot_ttl)
       end
       remember(KEYS[k + KI.versions], crt, pos, dev, evt)
     end
@@ -131,6 +163,7 @@ for i = 0, n - 1 do
   out[i + 1] = code
   counts[code + 1] = counts[code + 1] + 1
 end
+save_titles()
 save_buckets(now)
 if ARGV[A.counting] == '1' then
   local metrics = KEYS[K.metrics]
