@@ -189,35 +189,6 @@ def hot_client() -> HotClient:
     return per_loop(_hot_clients, _hot_client)
 
 
-class _Kept:
-    """The connections one event loop's pipelines keep between turns: taken from the hot
-    client's pool, given back only when one fails (its replies may be left unread). The
-    pool's own checkout and return (a condition, a timer and its bookkeeping) cost 22 µs a
-    turn here. A kept connection the server closed fails its next pipeline, as a pooled one
-    did, and is dropped; redis-py opens it again on its next send."""
-
-    def __init__(self, client: redis.asyncio.Redis) -> None:
-        self.pool = client.connection_pool
-        self.idle: list[redis.asyncio.connection.AbstractConnection] = []
-
-    async def take(self) -> redis.asyncio.connection.AbstractConnection:
-        if self.idle:
-            return self.idle.pop()
-        return await self.pool.get_connection()  # type: ignore[no-untyped-call,no-any-return]
-
-    def keep(self, connection: redis.asyncio.connection.AbstractConnection) -> None:
-        self.idle.append(connection)
-
-    async def drop(self, connection: redis.asyncio.connection.AbstractConnection) -> None:
-        try:
-            await connection.disconnect()
-        finally:
-            await self.pool.release(connection)
-
-
-_kept: dict[asyncio.AbstractEventLoop, _Kept] = {}
-
-
 async def _pipeline(commands: list[tuple[EncodableT, ...]]) -> list[Any]:
     """A turn's hot-layer commands sent as one pipeline (no transaction): one connection,
     one write and one read for all of them, as ioredis's `enableAutoPipelining` does
@@ -226,23 +197,24 @@ async def _pipeline(commands: list[tuple[EncodableT, ...]]) -> list[Any]:
     Each command gets its own reply or its own error; a failure of the connection (Redis down,
     the socket timeout) fails every command alike, each as a Redis error."""
     client = cast("redis.asyncio.Redis", hot_client())
-    kept = per_loop(_kept, lambda: _Kept(client))
-    connection = await kept.take()
+    pool = client.connection_pool
+    connection = await pool.get_connection()  # type: ignore[no-untyped-call]
     try:
         packed = connection.pack_commands(commands)
     except redis.DataError:
         # A value that cannot be sent (None, a bool), found while packing, before anything
         # was sent: each command goes alone, so that only its own caller gets the error.
-        kept.keep(connection)
+        await pool.release(connection)
         alone = (hot_client().execute_command(*command) for command in commands)
         return await asyncio.gather(*alone, return_exceptions=True)
     try:
-        replies = await _send_and_read(client, connection, packed, commands)
+        return await _send_and_read(client, connection, packed, commands)
     except BaseException:
-        await kept.drop(connection)
+        # Replies may be left unread on it (a timeout, a cancelled caller).
+        await connection.disconnect()
         raise
-    kept.keep(connection)
-    return replies
+    finally:
+        await pool.release(connection)
 
 
 async def _send_and_read(
@@ -292,4 +264,3 @@ def reset_clients() -> None:
     _async_clients.clear()
     _hot_clients.clear()
     _auto_pipelines.clear()
-    _kept.clear()

@@ -214,34 +214,6 @@ def test_every_command_of_a_pipeline_fails_as_a_redis_error_when_redis_is_gone(
         core_redis.reset_clients()
 
 
-def test_after_redis_restarts_the_pipelines_recover_by_themselves(
-    tmp_path: Path, settings: Any, run: Run
-) -> None:
-    """The pipelines keep their connection between turns: after a restart the first
-    commands may fail (on a connection the server closed), as a Redis error, and the next
-    ones get their replies."""
-    server = RedisServer(tmp_path)
-    server.start()
-    settings.REDIS_URL = settings.PLAYSTATE_HOT_REDIS_URL = server.url
-    core_redis.reset_clients()
-
-    async def together() -> list[Any]:
-        commands = [core_redis.hot_command("PING") for _ in range(3)]
-        return list(await asyncio.gather(*commands, return_exceptions=True))
-
-    try:
-        assert run(together()) == [True] * 3
-        server.stop()
-        server.start()
-        first = run(together())
-        assert all(r is True or isinstance(r, redis.exceptions.ConnectionError) for r in first)
-        assert run(together()) == [True] * 3
-        assert run(together()) == [True] * 3
-    finally:
-        server.stop()
-        core_redis.reset_clients()
-
-
 def test_a_script_the_server_lost_is_loaded_again(redis_client: redis.Redis, run: Run) -> None:
     script = scripts.Script("ack", scripts.AckKeys, scripts.AckArgs)
     keys, args = scripts.AckKeys("inflight"), scripts.AckArgs(deadline=0)
