@@ -20,6 +20,7 @@ from redis.asyncio.cluster import ClusterPipeline
 from redis.backoff import NoBackoff
 from redis.connection import HiredisRespSerializer
 from redis.exceptions import RedisClusterException
+from redis.maint_notifications import MaintNotificationsConfig
 from redis.retry import Retry
 from redis.typing import EncodableT
 
@@ -35,6 +36,11 @@ def _options() -> dict[str, Any]:
         "decode_responses": True,
         "retry": Retry(NoBackoff(), 0),
         "health_check_interval": 30,
+        # Off: redis-py 8 turns them on as "auto" (RESP3 is its default), and a pool with them
+        # on skips its check of a connection taken from it, so each connection left from
+        # before a Redis restart failed one command (redis/redis-py#4128, fixed for the sync
+        # pool only). Redis Enterprise's notices of maintenance are not used here.
+        "maint_notifications_config": MaintNotificationsConfig(enabled=False),
     }
 
 
