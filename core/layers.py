@@ -18,10 +18,14 @@ from typing import Any
 import channels_redis.core
 import redis.asyncio
 
+from core.redis import NO_MAINTENANCE_NOTICES
+
 
 class RedisChannelLayer(channels_redis.core.RedisChannelLayer):  # type: ignore[misc]
     def create_pool(self, index: int) -> redis.asyncio.BlockingConnectionPool:
         host: dict[str, Any] = dict(self.hosts[index])
+        # (checking each connection it hands out: after a Redis restart none fails a push)
+        host.setdefault("maint_notifications_config", NO_MAINTENANCE_NOTICES)
         return redis.asyncio.BlockingConnectionPool.from_url(host.pop("address"), **host)
 
     async def groups_with_members(self, groups: Collection[str]) -> set[str]:

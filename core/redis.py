@@ -27,6 +27,11 @@ from redis.typing import EncodableT
 from core.hotsettings import hot_settings
 from core.loops import TurnBatch, per_loop
 
+# Redis Enterprise's notices of maintenance, off: redis-py 8 turns them on as "auto" (RESP3 is
+# its default), and a pool with them on skips its check of a connection taken from it, so each
+# connection left from before a Redis restart failed one command (redis/redis-py#4128).
+NO_MAINTENANCE_NOTICES = MaintNotificationsConfig(enabled=False)
+
 
 def _options() -> dict[str, Any]:
     timeout = settings.REDIS_SOCKET_TIMEOUT
@@ -36,11 +41,7 @@ def _options() -> dict[str, Any]:
         "decode_responses": True,
         "retry": Retry(NoBackoff(), 0),
         "health_check_interval": 30,
-        # Off: redis-py 8 turns them on as "auto" (RESP3 is its default), and a pool with them
-        # on skips its check of a connection taken from it, so each connection left from
-        # before a Redis restart failed one command (redis/redis-py#4128, fixed for the sync
-        # pool only). Redis Enterprise's notices of maintenance are not used here.
-        "maint_notifications_config": MaintNotificationsConfig(enabled=False),
+        "maint_notifications_config": NO_MAINTENANCE_NOTICES,
     }
 
 

@@ -16,7 +16,9 @@ import pytest
 import redis.exceptions
 from redis.typing import EncodableT
 
+from config.settings import channel_layers
 from core import redis as core_redis
+from core.layers import RedisChannelLayer
 from playstate import scripts
 from tests.cases import Run
 from tests.stack import RedisServer
@@ -242,6 +244,35 @@ def test_after_redis_restarts_no_command_fails_on_a_connection_to_the_old_server
     finally:
         server.stop()
         core_redis.reset_clients()
+
+
+def test_after_redis_restarts_the_first_push_reaches_its_group(tmp_path: Path, run: Run) -> None:
+    """The same for the Channels layer's pools: a push is not lost to a stale connection."""
+    server = RedisServer(tmp_path)
+    server.start()
+    layer = RedisChannelLayer(**channel_layers(server.url)["default"]["CONFIG"])
+
+    async def joined() -> str:
+        channel: str = await layer.new_channel()
+        await layer.group_add("devices", channel)
+        return channel
+
+    async def pushed(channel: str, number: int) -> list[Any]:
+        # At once, so that the pool has several connections.
+        sends = (layer.group_send("devices", {"type": "update", "n": number}) for _ in range(3))
+        await asyncio.gather(*sends)
+        return [(await layer.receive(channel))["n"] for _ in range(3)]
+
+    try:
+        channel = run(joined())
+        assert run(pushed(channel, 1)) == [1, 1, 1]
+        run(asyncio.sleep(0.1))  # (the receive's clean-up of its backup)
+        server.kill()
+        server.start()
+        run(asyncio.sleep(0.1))
+        assert run(pushed(channel, 2)) == [2, 2, 2]
+    finally:
+        server.stop()
 
 
 def test_a_script_the_server_lost_is_loaded_again(redis_client: redis.Redis, run: Run) -> None:
