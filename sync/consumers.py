@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from redis.exceptions import RedisError
 
 from accounts.auth import Unauthenticated, authenticate
+from config.guard import Receive, Scope, Send
 from core.clock import now_ms
 from core.payloads import Identifier
 from playstate import metrics
@@ -40,6 +41,8 @@ logger = logging.getLogger(__name__)
 UNAUTHENTICATED = 4401
 FORBIDDEN = 4403
 BAD_REQUEST = 4400
+# The Channels layer's Redis failed under the socket: reconnect (with `since=`) shortly.
+TRY_AGAIN_LATER = 1013
 
 
 class SyncQuery(BaseModel):
@@ -65,6 +68,22 @@ class SyncConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     since: int | None
     authorization: str
     _recheck: asyncio.Task[None] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A socket whose Channels layer fails (its Redis gone) is closed with 1013, in one
+        log line: before, the connection dropped with no close frame and a traceback per
+        socket, and its recheck went on counting it as open after it was gone."""
+        try:
+            await super().__call__(scope, receive, send)
+        except RedisError as error:
+            logger.warning(
+                "the channel layer failed (%s); closing a socket, %d", error, TRY_AGAIN_LATER
+            )
+            with contextlib.suppress(Exception):  # (the client may be gone already)
+                await send({"type": "websocket.close", "code": TRY_AGAIN_LATER})
+            await self._gone()
+        finally:
+            await self._stop_recheck()
 
     async def connect(self) -> None:
         code = await self._join()
@@ -132,15 +151,23 @@ class SyncConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         except RedisError:
             logger.warning("could not count an open socket")
 
-    async def disconnect(self, code: int) -> None:
+    async def _stop_recheck(self) -> None:
         if self._recheck is not None:
             self._recheck.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._recheck
+
+    async def _gone(self) -> None:
+        """No longer counted as open (if Redis answers; else its lease runs out)."""
+        await self._stop_recheck()
+        with contextlib.suppress(RedisError):
+            await metrics.socket_closed(self.channel_name)
+
+    async def disconnect(self, code: int) -> None:
+        await self._stop_recheck()
         if hasattr(self, "profile_id"):
             await self.channel_layer.group_discard(group_name(self.profile_id), self.channel_name)
-            with contextlib.suppress(RedisError):
-                await metrics.socket_closed(self.channel_name)
+            await self._gone()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Devices only listen here (heartbeats go to the REST API): whatever a device

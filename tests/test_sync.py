@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from accounts.models import ApiToken, Profile, hash_token
 from catalog import titles
 from catalog.models import Movie
 from config.asgi import application
+from config.settings import channel_layers
 from core.clock import now_ms
 from core.domain import EventType, PlayState
 from history.store import get_store
@@ -29,6 +31,7 @@ from playstate.ingest import heartbeats_ingest
 from tests.cases import check_message as check
 from tests.cases import heartbeat, unlimited
 from tests.conftest import MakeAccount
+from tests.stack import RedisServer
 
 pytestmark = [pytest.mark.anyio, pytest.mark.django_db(transaction=True)]
 
@@ -289,6 +292,28 @@ async def test_a_profile_moved_to_another_account_closes_its_sockets(
         account_id=bob_account.account_id
     )
     assert await closed_with(tv) == 4403
+
+
+async def test_a_socket_whose_layer_fails_is_closed_1013_and_no_longer_counted(
+    redis_client: redis.Redis, alice: str, settings: Any, tmp_path: Path
+) -> None:
+    """The Channels layer's Redis crashes under an open socket: the device is told to come
+    back (1013; it reconnects with `since=`), and the socket is counted open no more."""
+    from playstate.metrics import sockets_open
+
+    layer_redis = RedisServer(tmp_path)
+    layer_redis.start()
+    settings.CHANNEL_LAYERS = channel_layers(layer_redis.url)
+    settings.PLAYSTATE_AUTH_CACHE_SECONDS = 1  # a recheck each second
+    try:
+        tv = await connect(f"profile_id=alice-tv&device_id=tv&token={alice}")
+        assert await sockets_open(now_ms=now_ms()) == 1
+        layer_redis.kill()
+        assert await closed_with(tv) == 1013
+        await asyncio.sleep(1.5)  # a recheck would have counted it again
+        assert await sockets_open(now_ms=now_ms()) == 0
+    finally:
+        layer_redis.stop()
 
 
 def test_the_layer_never_times_out_its_own_blocking_receive() -> None:
