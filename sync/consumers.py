@@ -77,7 +77,11 @@ class SyncConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await super().__call__(scope, receive, send)
         except RedisError as error:
             logger.warning(
-                "the channel layer failed (%s); closing a socket, %d", error, TRY_AGAIN_LATER
+                "the channel layer failed (%s); closing %s's socket %s with %d",
+                error,
+                getattr(self, "device_id", "a device"),
+                getattr(self, "channel_name", "?"),
+                TRY_AGAIN_LATER,
             )
             with contextlib.suppress(Exception):  # (the client may be gone already)
                 await send({"type": "websocket.close", "code": TRY_AGAIN_LATER})

@@ -295,7 +295,11 @@ async def test_a_profile_moved_to_another_account_closes_its_sockets(
 
 
 async def test_a_socket_whose_layer_fails_is_closed_1013_and_no_longer_counted(
-    redis_client: redis.Redis, alice: str, settings: Any, tmp_path: Path
+    redis_client: redis.Redis,
+    alice: str,
+    settings: Any,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The Channels layer's Redis crashes under an open socket: the device is told to come
     back (1013; it reconnects with `since=`), and the socket is counted open no more."""
@@ -310,6 +314,9 @@ async def test_a_socket_whose_layer_fails_is_closed_1013_and_no_longer_counted(
         assert await sockets_open(now_ms=now_ms()) == 1
         layer_redis.kill()
         assert await closed_with(tv) == 1013
+        said = [r.getMessage() for r in caplog.records if r.name == "sync.consumers"]
+        assert len(said) == 1, said
+        assert said[0].startswith("the channel layer failed")
         await asyncio.sleep(1.5)  # a recheck would have counted it again
         assert await sockets_open(now_ms=now_ms()) == 0
     finally:
