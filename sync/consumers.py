@@ -17,6 +17,7 @@ import logging
 from typing import Annotated
 from urllib.parse import parse_qs
 
+from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, WebSocketScope
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
@@ -24,7 +25,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from redis.exceptions import RedisError
 
 from accounts.auth import Unauthenticated, authenticate
-from config.guard import Receive, Scope, Send
 from core.clock import now_ms
 from core.payloads import Identifier
 from playstate import metrics
@@ -69,7 +69,9 @@ class SyncConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     authorization: str
     _recheck: asyncio.Task[None] | None = None
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(
+        self, scope: WebSocketScope, receive: ASGIReceiveCallable, send: ASGISendCallable
+    ) -> None:
         """A socket whose Channels layer fails (its Redis gone) is closed with 1013, in one
         log line: before, the connection dropped with no close frame and a traceback per
         socket, and its recheck went on counting it as open after it was gone."""
@@ -84,7 +86,7 @@ class SyncConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 TRY_AGAIN_LATER,
             )
             with contextlib.suppress(Exception):  # (the client may be gone already)
-                await send({"type": "websocket.close", "code": TRY_AGAIN_LATER})
+                await send({"type": "websocket.close", "code": TRY_AGAIN_LATER, "reason": None})
             await self._gone()
         finally:
             await self._stop_recheck()
