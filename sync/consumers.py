@@ -82,7 +82,7 @@ class SyncConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 "the channel layer failed (%s); closing %s's socket %s with %d",
                 error,
                 getattr(self, "device_id", "a device"),
-                getattr(self, "channel_name", "?"),
+                self.channel_name,
                 TRY_AGAIN_LATER,
             )
             with contextlib.suppress(Exception):  # (the client may be gone already)
@@ -170,7 +170,7 @@ class SyncConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await metrics.socket_closed(self.channel_name)
 
     async def disconnect(self, code: int) -> None:
-        await self._stop_recheck()
+        await self._stop_recheck()  # (first: a recheck must not close or count it meanwhile)
         if hasattr(self, "profile_id"):
             await self.channel_layer.group_discard(group_name(self.profile_id), self.channel_name)
             await self._gone()
