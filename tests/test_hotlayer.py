@@ -71,6 +71,57 @@ def test_the_script_agrees_with_the_ordering_rule_in_any_delivery(
         assert run(hotlayer.get_state("p", movie_id)) == expected
 
 
+points = st.builds(
+    PlayState,
+    profile_id=st.just("p"),
+    movie_id=st.just("m1"),
+    position_ms=st.integers(0, 3),
+    # three 10-minute buckets, ties within each
+    client_request_time=st.sampled_from([NOW - 1_500_000, NOW - 1_499_999, NOW - 900_000, NOW]),
+    device_id=st.sampled_from(["phone", "tv"]),
+    event_type=st.sampled_from([EventType.HEARTBEAT, EventType.PAUSE]),
+)
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    sent=st.lists(points, min_size=1, max_size=12),
+    rnd=st.randoms(use_true_random=False),
+    batch=st.integers(2, 12),
+)
+def test_resume_points_are_the_same_sent_alone_or_in_batches(
+    redis_client: redis.Redis, run: Run, sent: list[PlayState], rnd: random.Random, batch: int
+) -> None:
+    """A batch reads and writes each point once: it must keep what the same heartbeats sent
+    one at a time keep, in any order, repeats and ties included."""
+    redis_client.flushall()
+    for s in sent:
+        ingest(run, [s])
+    alone = run(hotlayer.versions("p", "m1"))
+    redis_client.flushall()
+    delivered = sent + sent[: len(sent) // 2]
+    rnd.shuffle(delivered)
+    for i in range(0, len(delivered), batch):
+        ingest(run, delivered[i : i + batch])
+    assert run(hotlayer.versions("p", "m1")) == alone
+    assert alone
+
+
+@pytest.mark.parametrize("batch", [1, 70])
+def test_a_title_keeps_its_newest_resume_points_and_at_most_64(
+    redis_client: redis.Redis, run: Run, batch: int
+) -> None:
+    redis_client.flushall()
+    sent = [state(k, NOW - (70 - k) * 600_000) for k in range(70)]  # one per bucket
+    for i in range(0, len(sent), batch):
+        ingest(run, sent[i : i + batch])
+    kept = run(hotlayer.versions("p", "m1"))
+    assert 48 <= len(kept) <= 64
+    newest = {f"tv|{s.client_request_time // 600_000}" for s in sent[-48:]}
+    assert newest <= kept.keys()
+    assert redis_client.pttl(hotlayer.versions_key("p", "m1")) > 0
+
+
 def test_a_watched_title_stays_for_its_ttl_without_an_expire_on_every_heartbeat(
     redis_client: redis.Redis, run: Run
 ) -> None:

@@ -39,29 +39,66 @@ local function tally(limits, limited)
   if limited then set(limits, 'l', (limits.l or 0) + 1) end
 end
 
--- Keep the latest point (by client time, then position) of each device and bucket; past
--- MAX_VERSIONS buckets, drop the oldest down to KEEP_VERSIONS. The key lives versions_ttl
--- past its newest bucket's end.
+-- Keep the latest point (by client time, then position, then event) of each device and
+-- bucket; past MAX_VERSIONS buckets, drop the oldest down to KEEP_VERSIONS. The key lives
+-- versions_ttl past its newest bucket's end. As the titles' states, the points a call meets
+-- are read once and written once, after the loop: a batch of one device's buffered heartbeats
+-- mostly lands in one or two buckets, two commands each, not two per heartbeat.
 local MAX_VERSIONS, KEEP_VERSIONS, BUCKET_MS = 64, 48, 600000
+local versions, versions_order = {}, {}
 local function remember(key, crt, pos, dev, evt)
   local field = dev .. '|' .. math.floor(tonumber(crt) / BUCKET_MS)
-  local old = redis.call('HGET', key, field)
-  if old then
-    local ocrt, opos = string.match(old, '^(%d+)|(%d+)|')
-    ocrt, opos = tonumber(ocrt), tonumber(opos)
-    local c, p = tonumber(crt), tonumber(pos)
-    if c < ocrt or (c == ocrt and p <= opos) then return end
+  local points = versions[key]
+  if not points then
+    points = {}
+    versions[key] = points
+    versions_order[#versions_order + 1] = key
   end
-  redis.call('HSET', key, field, crt .. '|' .. pos .. '|' .. evt)
-  if not old then
-    redis.call('PEXPIRE', key, versions_ttl + BUCKET_MS)
-    if redis.call('HLEN', key) > MAX_VERSIONS then
-      local all, points = redis.call('HGETALL', key), {}
-      for j = 1, #all, 2 do
-        points[#points + 1] = {tonumber(string.match(all[j + 1], '^(%d+)|')), all[j]}
+  local point = points[field]
+  if not point then
+    local old = redis.call('HGET', key, field)
+    point = {stored = old ~= false}
+    if old then
+      local ocrt, opos, oevt = string.match(old, '^(%d+)|(%d+)|(.*)$')
+      point.crt, point.pos, point.evt = tonumber(ocrt), tonumber(opos), oevt
+    end
+    points[field] = point
+  end
+  local c, p = tonumber(crt), tonumber(pos)
+  if point.crt then
+    -- the greater client time, then position, then event name (bytewise) wins, in any order
+    if c ~= point.crt then
+      if c < point.crt then return end
+    elseif p ~= point.pos then
+      if p < point.pos then return end
+    elseif not bytes_gt(evt, point.evt) then
+      return
+    end
+  end
+  point.crt, point.pos, point.evt, point.value = c, p, evt, crt .. '|' .. pos .. '|' .. evt
+end
+
+local function save_versions()
+  for _, key in ipairs(versions_order) do
+    local fields, added = {}, false
+    for field, point in pairs(versions[key]) do
+      if point.value then
+        fields[#fields + 1] = field
+        fields[#fields + 1] = point.value
+        added = added or not point.stored
       end
-      table.sort(points, function(x, y) return x[1] < y[1] end)
-      for j = 1, #points - KEEP_VERSIONS do redis.call('HDEL', key, points[j][2]) end
+    end
+    if #fields > 0 then redis.call('HSET', key, unpack(fields)) end
+    if added then
+      redis.call('PEXPIRE', key, versions_ttl + BUCKET_MS)
+      if redis.call('HLEN', key) > MAX_VERSIONS then
+        local all, points = redis.call('HGETALL', key), {}
+        for j = 1, #all, 2 do
+          points[#points + 1] = {tonumber(string.match(all[j + 1], '^(%d+)|')), all[j]}
+        end
+        table.sort(points, function(x, y) return x[1] < y[1] end)
+        for j = 1, #points - KEEP_VERSIONS do redis.call('HDEL', key, points[j][2]) end
+      end
     end
   end
 end
@@ -164,6 +201,7 @@ for i = 0, n - 1 do
   counts[code + 1] = counts[code + 1] + 1
 end
 save_titles()
+save_versions()
 save_buckets(now)
 if ARGV[A.counting] == '1' then
   local metrics = KEYS[K.metrics]
