@@ -45,14 +45,13 @@ end
 -- are read once and written once, after the loop: a batch of one device's buffered heartbeats
 -- mostly lands in one or two buckets, two commands each, not two per heartbeat.
 local MAX_VERSIONS, KEEP_VERSIONS, BUCKET_MS = 64, 48, 600000
-local versions, versions_order = {}, {}
+local versions = {}
 local function remember(key, crt, pos, dev, evt)
   local field = dev .. '|' .. math.floor(tonumber(crt) / BUCKET_MS)
   local points = versions[key]
   if not points then
     points = {}
     versions[key] = points
-    versions_order[#versions_order + 1] = key
   end
   local point = points[field]
   if not point then
@@ -79,9 +78,9 @@ local function remember(key, crt, pos, dev, evt)
 end
 
 local function save_versions()
-  for _, key in ipairs(versions_order) do
+  for key, points in pairs(versions) do
     local fields, added = {}, false
-    for field, point in pairs(versions[key]) do
+    for field, point in pairs(points) do
       if point.value then
         fields[#fields + 1] = field
         fields[#fields + 1] = point.value
@@ -92,12 +91,12 @@ local function save_versions()
     if added then
       redis.call('PEXPIRE', key, versions_ttl + BUCKET_MS)
       if redis.call('HLEN', key) > MAX_VERSIONS then
-        local all, points = redis.call('HGETALL', key), {}
+        local all, by_time = redis.call('HGETALL', key), {}
         for j = 1, #all, 2 do
-          points[#points + 1] = {tonumber(string.match(all[j + 1], '^(%d+)|')), all[j]}
+          by_time[#by_time + 1] = {tonumber(string.match(all[j + 1], '^(%d+)|')), all[j]}
         end
-        table.sort(points, function(x, y) return x[1] < y[1] end)
-        for j = 1, #points - KEEP_VERSIONS do redis.call('HDEL', key, points[j][2]) end
+        table.sort(by_time, function(x, y) return x[1] < y[1] end)
+        for j = 1, #by_time - KEEP_VERSIONS do redis.call('HDEL', key, by_time[j][2]) end
       end
     end
   end
