@@ -43,7 +43,8 @@ class PlaystateUpdate(_Message):
     movie_id: Identifier
     position_ms: Annotated[int, Field(ge=0, description="The position reached.")]
     completed: bool
-    client_request_time: Annotated[int, Field(ge=10**11, description="Epoch milliseconds.")]
+    # Any time a heartbeat may carry: a device whose clock reads 1970 is told of, too.
+    client_request_time: Annotated[int, Field(ge=0, description="Epoch milliseconds.")]
     device_id: Annotated[str, Field(min_length=1)]
     event_type: EventType
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """`make run`'s last word: wait until the service answers `/readyz` with 200, then say so in
-one block (the demo's links, with a fresh token for its profile), and stay until stopped.
+one block (the demo's links, with a fresh token for its profile, from the command given; the
+API's and the admin's links alone without one), and stay until stopped.
 
     python scripts/ready.py URL [manage.py demo ...]
 
@@ -30,6 +31,24 @@ def ready(url: str) -> str | None:
         return f"not listening yet ({error})"
 
 
+def links(url: str) -> str:
+    """The block `manage.py demo` prints, less the demo."""
+    admin = "(a login: .venv/bin/python manage.py createsuperuser)"
+    return "\n".join(
+        [
+            "",
+            f"Playstate is ready at {url}",
+            "",
+            f"  API     {url}/api/docs/",
+            f"  Admin   {url}/admin/  {admin}",
+            "  Token   .venv/bin/python manage.py issue_token USERNAME --profile PROFILE_ID",
+            "",
+            "Ctrl-C stops everything.",
+            "",
+        ]
+    )
+
+
 def main(argv: list[str]) -> int:
     if not argv:
         print(__doc__, file=sys.stderr)
@@ -51,6 +70,8 @@ def main(argv: list[str]) -> int:
         print(f"ready in {time.monotonic() - started:.1f} s", flush=True)
         if announce:
             subprocess.run(announce, check=False)
+        else:
+            print(links(url), flush=True)
     try:
         while True:  # honcho stops every process when one ends: this one stays
             time.sleep(3600)

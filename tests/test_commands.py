@@ -1,6 +1,11 @@
 from __future__ import annotations
 
 import asyncio
+import http.server
+import subprocess
+import sys
+import threading
+import time
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -161,6 +166,41 @@ def test_demo_prepares_a_profile_a_catalog_and_links_with_a_fresh_token(run: Run
     assert principal(run, demo_token(second)).profile_ids == frozenset({"demo"})
     # The older token is revoked (processes forget it within PLAYSTATE_AUTH_CACHE_SECONDS).
     assert ApiToken.objects.filter(account__username="demo").count() == 1
+
+
+def test_without_the_demo_make_run_still_says_where_everything_is() -> None:
+    """`DEMO=0 make run`: scripts/ready.py prints the block with the API's and admin's links."""
+
+    class Ready(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200 if self.path == "/readyz" else 404)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Ready)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    ready = subprocess.Popen(
+        [sys.executable, "scripts/ready.py", url], stdout=subprocess.PIPE, text=True
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(ready.stdout or []), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 30
+        while len(lines) < 6 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        ready.terminate()
+        ready.wait(10)
+        server.shutdown()
+    assert len(lines) >= 6, lines
+    assert lines[0].startswith("ready in ")
+    assert lines[2].strip() == f"Playstate is ready at {url}"
+    assert lines[4].split() == ["API", f"{url}/api/docs/"]
+    assert lines[5].split()[:2] == ["Admin", f"{url}/admin/"]
 
 
 def manage_with_stderr_on(tmp_path: Path, *args: str, tty: bool) -> str:

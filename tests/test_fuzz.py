@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from config.asgi import build
+from core.domain import PlayerEvent
 from playstate import ratelimit
 from tests.cases import FIELDS, heartbeat
 from tests.stack import GENEROUS_LIMITS
@@ -36,8 +37,12 @@ json_values = st.recursive(
 
 @st.composite
 def heartbeats(draw: st.DrawFn) -> Any:
-    """A valid heartbeat with any fields replaced by any JSON, dropped, or added to."""
-    body: dict[str, Any] = heartbeat(event_id=draw(st.text(min_size=1, max_size=8)))
+    """A valid heartbeat of any event (a PAUSE is pushed at once) with any fields replaced
+    by any JSON, dropped, or added to."""
+    body: dict[str, Any] = heartbeat(
+        event_id=draw(st.text(min_size=1, max_size=8)),
+        event_type=draw(st.sampled_from([e.value for e in PlayerEvent])),
+    )
     for field in draw(st.sets(st.sampled_from(FIELDS))):
         if draw(st.booleans()):
             body[field] = draw(json_values)

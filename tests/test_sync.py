@@ -147,6 +147,30 @@ async def test_a_pause_is_pushed_when_taken_not_when_written(
     assert (await hotlayer.counters())["sync_pushes"] == 1
 
 
+@pytest.mark.parametrize("event", ["PAUSE", "HEARTBEAT"])
+async def test_a_device_whose_clock_reads_1970_is_heard_like_any_other(
+    devices: tuple[WebsocketCommunicator, WebsocketCommunicator],
+    alice: str,
+    settings: Any,
+    event: str,
+) -> None:
+    """Times below 10^11 are seconds, down to 1 (a TV whose clock was reset): such a
+    heartbeat is taken, pushed, written and replayed like one of today (it was taken, then
+    its push failed: a 500, a failed flush, a catch-up closed 1006)."""
+    tv, _ = devices
+    settings.PLAYSTATE_COALESCE_WINDOW_MS = 0  # due at once
+    body = heartbeat(device_id="phone", client_request_time=5, event_type=event)
+    answer = await heartbeats_ingest(authorization=f"Bearer {alice}", payload=body)
+    assert answer.status == 202, answer.body
+    assert await pending_flush() == 1
+    pushed = check(await tv.receive_json_from(timeout=3))
+    assert (pushed["client_request_time"], pushed["event_type"]) == (5_000, event)
+    assert await tv.receive_nothing(timeout=0.3)
+    late = await connect(f"profile_id=alice-tv&device_id=laptop&token={alice}&since=0")
+    assert check(await late.receive_json_from(timeout=3))["client_request_time"] == 5_000
+    await late.disconnect()
+
+
 async def test_plain_heartbeats_are_pushed_once_written(
     devices: tuple[WebsocketCommunicator, WebsocketCommunicator], alice: str, settings: Any
 ) -> None:
