@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from catalog.models import Movie
+from core.loops import detached_task
 from core.memory import freeze_loaded
 from core.refresh import BackgroundRefresh, stale_at
 from core.series import Title
@@ -134,7 +135,7 @@ async def titles(movie_ids: Collection[str]) -> dict[str, Title | None]:
     request no query."""
     global _prefetching
     if _prefetching is None and settings.PLAYSTATE_CATALOG_PREFETCH:
-        _prefetching = asyncio.create_task(_prefetch())
+        _prefetching = detached_task(_prefetch())
     return await _titles.get_many(movie_ids)
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, TypeVar
+import contextvars
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any, Generic, TypeVar
 
 K = TypeVar("K")
 T = TypeVar("T")
@@ -22,6 +23,15 @@ def per_loop(made: dict[asyncio.AbstractEventLoop, T], make: Callable[[], T]) ->
             del made[closed]
         found = made[loop] = make()
     return found
+
+
+def detached_task(coroutine: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+    """A task of the running loop that may outlive the request that starts it, so it runs in
+    a context of its own rather than a copy of the request's. A DRF view runs in a thread
+    that asgiref names in a context variable; a task started from that view inherits it, and
+    its `database_sync_to_async` calls fail once the view has returned ("CurrentThreadExecutor
+    already quit"): a background reload of a revoked token failed every time."""
+    return asyncio.get_running_loop().create_task(coroutine, context=contextvars.Context())
 
 
 class TurnBatch(Generic[K, V]):

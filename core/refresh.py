@@ -14,6 +14,8 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Iterable
 
+from core.loops import detached_task
+
 logger = logging.getLogger(__name__)
 
 BATCH = 500
@@ -51,7 +53,7 @@ class BackgroundRefresh:
             return
         loop = asyncio.get_running_loop()
         if self._task is None or self._task.done() or self._task.get_loop() is not loop:
-            self._task = loop.create_task(self._run())
+            self._task = detached_task(self._run())
 
     async def _run(self) -> None:
         await asyncio.sleep(self._gather_seconds)

@@ -4,6 +4,7 @@ nested JSON, password guessing from behind a forged X-Forwarded-For."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import httpx
 import pytest
 import redis
 
+from accounts.models import ApiToken, hash_token
 from config.asgi import build
 from tests.cases import heartbeat
 
@@ -202,3 +204,23 @@ async def test_every_profile_operation_refuses_another_accounts_token(
             assert "4321000" not in response.text
             checked.append((method, template))
     assert len(checked) >= 4
+
+
+@pytest.mark.parametrize("path", ["positions/m1", "history", "continue-watching", "next-up"])
+async def test_a_revoked_token_is_refused_on_every_endpoint_once_reloaded(
+    http: httpx.AsyncClient, alice: str, settings: Any, path: str
+) -> None:
+    """Django's views too: the reload a view started ran in that request's thread, which had
+    gone by then, so a revoked token went on working there (until a heartbeat or a resume
+    read with it reached the process)."""
+    settings.PLAYSTATE_AUTH_CACHE_SECONDS = 0  # every entry is past its time at once
+    url, auth = f"/api/v1/profiles/alice-tv/{path}", {"Authorization": f"Bearer {alice}"}
+    assert (await http.get(url, headers=auth)).status_code == 200
+    await ApiToken.objects.filter(key_hash=hash_token(alice)).adelete()
+    statuses = []
+    for _ in range(60):  # answered from the cache while the reload runs (half a second)
+        statuses.append((await http.get(url, headers=auth)).status_code)
+        if statuses[-1] != 200:
+            break
+        await asyncio.sleep(0.05)
+    assert statuses[-1] == 401, statuses
