@@ -61,5 +61,10 @@ class Movie(models.Model):
         coordinates = (self.series_id, self.season, self.episode)
         if any(value is not None for value in coordinates) and None in coordinates:
             raise ValidationError("An episode needs series_id, season and episode together.")
-        if self.credits_ms is not None and self.credits_ms > self.duration_ms:
+        # (a duration missing or not a number is the field's own error, reported beside this)
+        if (
+            self.credits_ms is not None
+            and self.duration_ms is not None
+            and (self.credits_ms > self.duration_ms)
+        ):
             raise ValidationError({"credits_ms": "Must not be after the end of the title."})

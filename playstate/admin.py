@@ -19,14 +19,15 @@ from asgiref.sync import async_to_sync
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.urls import URLPattern, path, reverse
+from django.urls import URLPattern, path, register_converter, reverse
 from django.views.decorators.http import require_POST
 from redis.exceptions import RedisError
 
 from accounts.models import Profile
 from core.clock import now_ms
+from core.domain import ID_REGEX
 from playstate import hotlayer, ratelimit, selectors, services
 from playstate.models import RateLimit, describe
 from playstate.templatetags.playstate_admin import clock
@@ -97,6 +98,21 @@ def timeline(sessions: list[selectors.Session], *, now_ms: int) -> dict[str, Any
 CLOCK = re.compile(r"\A\s*(?:(\d{1,3}):)?(\d{1,2}):(\d{2})\s*\Z")
 
 
+class TitleIdConverter:
+    """A movie id in an action's URL: any other text is a 404, not a title of that name."""
+
+    regex = ID_REGEX
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(TitleIdConverter, "title_id")
+
+
 def clock_to_ms(text: str) -> int | None:
     """'20:00' or '1:20:00' as milliseconds; None for anything else."""
     found = CLOCK.match(text)
@@ -148,17 +164,17 @@ class ProfileAdmin(admin.ModelAdmin[Profile]):
     def get_urls(self) -> list[URLPattern]:
         actions = [
             path(
-                "<path:object_id>/clear-position/<str:movie_id>/",
+                "<path:object_id>/clear-position/<title_id:movie_id>/",
                 self.admin_site.admin_view(require_POST(self.clear_position)),
                 name="accounts_profile_clear_position",
             ),
             path(
-                "<path:object_id>/restore-position/<str:movie_id>/",
+                "<path:object_id>/restore-position/<title_id:movie_id>/",
                 self.admin_site.admin_view(require_POST(self.restore_position)),
                 name="accounts_profile_restore_position",
             ),
             path(
-                "<path:object_id>/remove-from-row/<str:movie_id>/",
+                "<path:object_id>/remove-from-row/<title_id:movie_id>/",
                 self.admin_site.admin_view(require_POST(self.remove_from_row)),
                 name="accounts_profile_remove_from_row",
             ),
@@ -177,6 +193,10 @@ class ProfileAdmin(admin.ModelAdmin[Profile]):
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
+        if not object_id.isdigit():
+            # Support staff type the profile id into the address: its page.
+            profile = get_object_or_404(Profile, profile_id=object_id)
+            return HttpResponseRedirect(reverse("admin:accounts_profile_change", args=[profile.pk]))
         profile = get_object_or_404(Profile, pk=object_id)
         rows, problems = async_to_sync(selectors.support_history)(profile.profile_id)
         now = now_ms()
@@ -205,6 +225,8 @@ class ProfileAdmin(admin.ModelAdmin[Profile]):
         done: str,
         action: Callable[[Profile], object],
     ) -> HttpResponse:
+        if not object_id.isdigit():
+            raise Http404("No such profile.")
         profile = get_object_or_404(Profile, pk=object_id)
         if not self.has_change_permission(request, profile):
             raise PermissionDenied
@@ -212,6 +234,11 @@ class ProfileAdmin(admin.ModelAdmin[Profile]):
             action(profile)
         except RedisError:
             messages.error(request, "Redis is unreachable; nothing was changed. Try again.")
+        except services.RateLimited:
+            messages.error(request, "Too many changes to this profile just now; try again soon.")
+        except services.PastTheEnd as error:
+            end = clock(error.duration_ms)
+            messages.error(request, f"That is after the end of the title ({end}); nothing changed.")
         else:
             self.log_change(request, profile, done)
             messages.success(request, done)

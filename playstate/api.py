@@ -24,7 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.auth import OwnsProfile, Principal
-from catalog.titles import durations, titles
+from catalog.titles import titles
 from core.clock import now_ms
 from core.domain import PlayState, progress, to_millis
 from core.payloads import OPTIONAL_BODY, BadRequest, Detail, parse
@@ -276,19 +276,20 @@ class PositionRestoreApi(APIView):
     )
     def post(self, request: Request, profile_id: str, movie_id: str) -> Response:
         body = parse(RestoreRequest, request.data)
-        duration = async_to_sync(durations)([movie_id]).get(movie_id)
-        if duration is not None and body.position_ms > duration:
+        try:
+            refused = _profile_write(
+                lambda: services.position_restore(
+                    account_id=_account(request),
+                    profile_id=profile_id,
+                    movie_id=movie_id,
+                    position_ms=body.position_ms,
+                )
+            )
+        except services.PastTheEnd as error:
+            duration = error.duration_ms
             raise ValidationError(
                 {"position_ms": [f"Must not exceed the title's duration ({duration} ms)."]}
-            )
-        refused = _profile_write(
-            lambda: services.position_restore(
-                account_id=_account(request),
-                profile_id=profile_id,
-                movie_id=movie_id,
-                position_ms=body.position_ms,
-            )
-        )
+            ) from None
         return refused or _position(profile_id, movie_id)
 
 

@@ -36,6 +36,14 @@ class NotInCatalog(Exception):
     """Marking a title watched needs its duration: HTTP 404."""
 
 
+class PastTheEnd(Exception):
+    """A resume point after the end of the title: HTTP 400."""
+
+    def __init__(self, duration_ms: int) -> None:
+        super().__init__(duration_ms)
+        self.duration_ms = duration_ms
+
+
 @dataclass(frozen=True, slots=True)
 class Mark:
     position_ms: int
@@ -81,8 +89,12 @@ async def _apply(*, account_id: int, profile_id: str, movie_id: str, mark: Mark)
 async def position_restore(
     *, account_id: int, profile_id: str, movie_id: str, position_ms: int
 ) -> None:
-    """Go back to a resume point (any position, e.g. one of `versions`): a newer state there
-    from device `restore`. Raises RedisError when the hot layer is down, RateLimited."""
+    """Go back to a resume point (any position up to the title's end, e.g. one of
+    `versions`): a newer state there from device `restore`. Raises PastTheEnd, RedisError
+    when the hot layer is down, RateLimited."""
+    duration = (await durations([movie_id])).get(movie_id)
+    if duration is not None and position_ms > duration:
+        raise PastTheEnd(duration)
     mark = Mark(position_ms, EventType.RESTORE, RESTORE_DEVICE)
     await _apply(account_id=account_id, profile_id=profile_id, movie_id=movie_id, mark=mark)
 
@@ -107,7 +119,11 @@ async def watched_mark(
 
 
 async def watched_unmark(*, account_id: int, profile_id: str, movie_id: str) -> None:
-    """Not watched: position 0, not completed, newer than the title's current state."""
+    """Not watched: position 0, not completed, newer than the title's current state. A
+    title never watched has nothing to undo, and stays out of history."""
+    current, _ = await position_get(profile_id=profile_id, movie_id=movie_id)
+    if current is None:
+        return
     mark = Mark(0, EventType.UNWATCHED, MARK_DEVICE)
     await _apply(account_id=account_id, profile_id=profile_id, movie_id=movie_id, mark=mark)
 

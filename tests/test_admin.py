@@ -130,6 +130,33 @@ def test_support_actions_work_and_are_logged(staff: Client, alice: str, run: Run
     ]
 
 
+def test_support_cannot_restore_past_the_end_or_act_on_what_is_not_there(
+    staff: Client, alice: str, redis_client: redis.Redis
+) -> None:
+    Movie.objects.create(movie_id="f1", title="Film", duration_ms=5_500_000)  # 1:31:40
+    send(alice, movie_id="f1", video_timestamp_ms=600_000, event_type="PAUSE")
+    pk = Profile.objects.get(profile_id="alice-tv").pk
+    restore = f"/admin/accounts/profile/{pk}/restore-position/f1/"
+    answer = staff.post(restore, {"position": "2:00:00"}, follow=True)
+    assert "after the end of the title (1:31:40); nothing changed" in answer.content.decode()
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {alice}")
+    assert api.get("/api/v1/profiles/alice-tv/positions/f1").json()["position_ms"] == 600_000
+    # Not a title id, not a profile: a 404, and nothing written.
+    assert staff.post(f"/admin/accounts/profile/{pk}/restore-position/bad id/",
+                      {"position": "1:00"}, follow=True).status_code == 404  # fmt: skip
+    for url in ("abc/change/", "abc/restore-position/f1/", "abc/reset-rate-limit/"):
+        answer = staff.post(f"/admin/accounts/profile/{url}", {"position": "1:00"}, follow=True)
+        assert answer.status_code == 404, url
+    assert [k for k in redis_client.scan_iter("*") if "bad id" in k] == []
+    # The profile id typed into the address finds its page.
+    by_name = staff.get("/admin/accounts/profile/alice-tv/change/")
+    assert (by_name.status_code, by_name["Location"]) == (
+        302,
+        f"/admin/accounts/profile/{pk}/change/",
+    )
+
+
 def test_non_staff_cannot_act(client: Client, redis_client: redis.Redis, alice: str) -> None:
     user = get_user_model().objects.create_user("viewer2", password="pw-viewer-234")
     client.force_login(user)

@@ -85,19 +85,41 @@ def test_import_catalog_upserts(tmp_path: Path) -> None:
     ("content", "message"),
     [
         ("id,title,duration\nm1,x,1\n", "header"),
-        ("movie_id,title,duration_ms\nm1,x,long\n", "line 2"),
+        ("movie_id,title,duration_ms\nm1,x,long\n", "line 2: duration_ms must be a whole number"),
         ("movie_id,title,duration_ms\nm1,x,1\nbad id,y,2\n", "line 3"),
         ("movie_id,title,duration_ms\nm1,x,0\n", "line 2"),
+        ("movie_id,title,duration_ms\nm1,x,1,extra\n", "line 2: more fields than the header"),
+        ("movie_id,title,duration_ms,credits_ms\nm1,x,,100\n", "line 2: .*duration_ms"),
+        ("movie_id,title,duration_ms\nm1,x,1\nm1,y,2\n", r"line 3: m1 again \(line 2\)"),
+        ('movie_id,title,duration_ms\nm1,"two\nlines",1\nbad id,y,2\n', "line 4"),
+        ("movie_id,title,duration_ms\nm1,Caf\xe9,1\n".encode("latin-1"), "is not UTF-8 text"),
+        (b"movie_id,title,duration_ms\nm1,x\x00,1\n", "line 2: title has a NUL character"),
     ],
-)
+    ids=[
+        "header", "not a number", "bad id", "zero duration", "extra field",
+        "credits without a duration", "the same title twice", "a quoted line break",
+        "latin-1", "a NUL byte",
+    ],
+)  # fmt: skip
 def test_import_catalog_rejects_a_bad_file_whole(
-    tmp_path: Path, content: str, message: str
+    tmp_path: Path, content: str | bytes, message: str
 ) -> None:
     csv = tmp_path / "catalog.csv"
-    csv.write_text(content)
+    if isinstance(content, bytes):
+        csv.write_bytes(content)
+    else:
+        csv.write_text(content)
     with pytest.raises(CommandError, match=message):
         call_command("import_catalog", str(csv), stdout=StringIO())
     assert not Movie.objects.exists()
+
+
+def test_import_catalog_takes_a_file_with_a_byte_order_mark(tmp_path: Path) -> None:
+    """As spreadsheets save CSV (and as the history export writes it)."""
+    csv = tmp_path / "catalog.csv"
+    csv.write_text("\ufeffmovie_id,title,duration_ms\r\nm1,Film One,600000\r\n")
+    call_command("import_catalog", str(csv), stdout=StringIO())
+    assert dict(Movie.objects.values_list("movie_id", "duration_ms")) == {"m1": 600_000}
 
 
 def test_import_catalog_takes_series_columns_and_old_files_keep_them(tmp_path: Path) -> None:

@@ -166,6 +166,17 @@ async def test_unwatched_starts_over_and_leaves_the_row(
     assert await listed(api, alice, "continue-watching") == []
 
 
+@pytest.mark.parametrize("movie", ["film", "not-in-catalog"])
+async def test_unwatching_a_title_never_watched_leaves_history_as_it_was(
+    api: httpx.AsyncClient, alice: str, film: Movie, movie: str
+) -> None:
+    response = await call(api, alice, "DELETE", f"watched/{movie}")
+    assert response.status_code == 200
+    assert (response.json()["position_ms"], response.json()["source"]) == (0, "default")
+    assert await pending_flush() == 0
+    assert await listed(api, alice, "history") == []
+
+
 async def test_watched_refuses_what_it_cannot_mark(
     api: httpx.AsyncClient, alice: str, film: Movie
 ) -> None:
