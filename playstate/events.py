@@ -9,6 +9,7 @@ message catches up with `since=` when it reconnects.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -77,8 +78,12 @@ MESSAGES: dict[str, type[Message]] = {
 
 
 def group_name(profile_id: str) -> str:
-    """The Channels group of a profile's connected devices."""
-    return f"profile.{profile_id}"
+    """The Channels group of a profile's connected devices. Group names take no ':', which a
+    profile id may have: such an id's group is named by its hash instead, under a prefix no
+    plain id's group can have."""
+    if ":" not in profile_id:
+        return f"profile.{profile_id}"
+    return "profile-h." + hashlib.blake2b(profile_id.encode(), digest_size=20).hexdigest()
 
 
 def update_message(state: PlayState, title: Title | None) -> PlaystateUpdate:

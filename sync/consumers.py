@@ -92,7 +92,12 @@ class SyncConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await self._stop_recheck()
 
     async def connect(self) -> None:
-        code = await self._join()
+        try:
+            code = await self._join()
+        except RedisError as error:
+            # Closed before the handshake, the client would read "403 Forbidden".
+            logger.warning("the channel layer failed (%s); a device is told to retry", error)
+            code = TRY_AGAIN_LATER
         if code is not None:
             # Close codes reach the client only after the handshake: accept, then close.
             await self.accept()

@@ -114,6 +114,26 @@ async def test_another_device_hears_of_a_change_and_the_sender_does_not(
     assert await phone.receive_nothing(timeout=0.3)
 
 
+async def test_a_profile_id_with_any_of_its_characters_syncs_and_only_itself(
+    redis_client: redis.Redis, make_account: MakeAccount
+) -> None:
+    """Profile ids may hold ':', which Channels' group names may not (its socket failed
+    with a 500); 'a:b' and 'a.b' are different profiles, and hear only their own."""
+    names = ["erin:tv", "erin.tv", "erin_tv", "e:" * 31 + "tv"]
+    token = await database_sync_to_async(make_account)("erin", *names)
+    sockets = {p: await connect(f"profile_id={p}&device_id=tv&token={token}") for p in names}
+    for profile_id in names:
+        await events.publish(
+            [events.update_message(replace(state(device="phone"), profile_id=profile_id), None)]
+        )
+        for other, socket in sockets.items():
+            if other == profile_id:
+                assert check(await socket.receive_json_from(timeout=3))["profile_id"] == other
+            else:
+                assert await socket.receive_nothing(timeout=0.1)
+    await asyncio.gather(*(socket.disconnect() for socket in sockets.values()))
+
+
 async def test_open_sockets_are_counted_until_they_close(
     alice: str, redis_client: redis.Redis
 ) -> None:
@@ -326,7 +346,8 @@ async def test_a_socket_whose_layer_fails_is_closed_1013_and_no_longer_counted(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The Channels layer's Redis crashes under an open socket: the device is told to come
-    back (1013; it reconnects with `since=`), and the socket is counted open no more."""
+    back (1013; it reconnects with `since=`), and the socket is counted open no more; a
+    socket opened while it is down is told the same."""
     from playstate.metrics import sockets_open
 
     layer_redis = RedisServer(tmp_path)
@@ -343,6 +364,11 @@ async def test_a_socket_whose_layer_fails_is_closed_1013_and_no_longer_counted(
         assert said[0].startswith("the channel layer failed")
         await asyncio.sleep(1.5)  # a recheck would have counted it again
         assert await sockets_open(now_ms=now_ms()) == 0
+        # A device connecting meanwhile is told the same, not refused (HTTP 403 before).
+        assert (
+            await closed_with(await connect(f"profile_id=alice-tv&device_id=tv&token={alice}"))
+            == 1013
+        )
     finally:
         layer_redis.stop()
 
