@@ -19,7 +19,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.domain import EventType, PlayState
+from core.domain import MARKS, EventType, PlayState
 from core.layers import RedisChannelLayer
 from core.payloads import Identifier
 from core.series import NextUp, Title, state_completed
@@ -75,6 +75,13 @@ MESSAGES: dict[str, type[Message]] = {
     REMOVED: PlaystateRemoved,
     NEXT_UP: PlaystateNextUp,
 }
+
+
+def is_echo(device_id: str, event_type: EventType, to_device: str) -> bool:
+    """Whether a state is `to_device`'s own, which it is not sent back. A mark (a person's
+    request through the API, under the device name `mark`, `restore` or `support`) reaches
+    every device, one a player happened to name so too."""
+    return device_id == to_device and event_type not in MARKS
 
 
 def group_name(profile_id: str) -> str:

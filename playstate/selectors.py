@@ -256,7 +256,7 @@ async def catch_up(*, profile_id: str, since: int, device_id: str) -> list[event
     messages: list[events.Message] = [
         events.update_message(s, catalog[s.movie_id])
         for s in latest
-        if s.device_id != device_id and not is_hidden(s)
+        if not events.is_echo(s.device_id, s.event_type, device_id) and not is_hidden(s)
     ]
     try:
         removed = await hotlayer.removed_since(profile_id, since)

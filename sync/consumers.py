@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from typing import Annotated
 from urllib.parse import parse_qs
 
@@ -21,7 +22,7 @@ from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, WebSocketScope
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from redis.exceptions import RedisError
 
 from accounts.auth import Unauthenticated, authenticate
@@ -33,6 +34,7 @@ from playstate.events import (
     PlaystateRemoved,
     PlaystateUpdate,
     group_name,
+    is_echo,
 )
 from playstate.selectors import catch_up
 
@@ -45,6 +47,14 @@ BAD_REQUEST = 4400
 TRY_AGAIN_LATER = 1013
 
 
+def _milliseconds(value: object) -> object:
+    """`since` as written: decimal digits only (not '1_000', ' 12' or '17.0', which int()
+    and pydantic would take)."""
+    if isinstance(value, str) and re.fullmatch(r"[0-9]+", value):
+        return int(value)
+    raise ValueError("since: epoch milliseconds, as digits")
+
+
 class SyncQuery(BaseModel):
     """The socket's query string (the token may come as a header instead)."""
 
@@ -52,7 +62,7 @@ class SyncQuery(BaseModel):
 
     profile_id: Identifier
     device_id: Annotated[str, Field(min_length=1, max_length=128)]
-    since: Annotated[int | None, Field(ge=0, lt=10**15)] = None
+    since: Annotated[int | None, Field(ge=0, lt=10**15), BeforeValidator(_milliseconds)] = None
     token: str | None = None
 
 
@@ -186,7 +196,7 @@ class SyncConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
     async def playstate_update(self, event: dict[str, object]) -> None:
         update = PlaystateUpdate.model_validate(event)
-        if update.device_id != self.device_id:
+        if not is_echo(update.device_id, update.event_type, self.device_id):
             await self.send_json(update.model_dump(mode="json"))
 
     async def playstate_removed(self, event: dict[str, object]) -> None:

@@ -191,6 +191,27 @@ async def test_a_device_whose_clock_reads_1970_is_heard_like_any_other(
     await late.disconnect()
 
 
+async def test_a_persons_request_reaches_every_device_whatever_its_name(
+    redis_client: redis.Redis, alice: str
+) -> None:
+    """A restore comes from device `restore`: a player named so too still hears of it (the
+    no-echo rule skipped it), live and when it catches up."""
+    since = now_ms() - 1
+    tv = await connect(f"profile_id=alice-tv&device_id=tv&token={alice}")
+    named = await connect(f"profile_id=alice-tv&device_id=restore&token={alice}")
+    account = await Profile.objects.values_list("account_id", flat=True).aget(profile_id="alice-tv")
+    await services.position_restore(
+        account_id=account, profile_id="alice-tv", movie_id="m1", position_ms=90_000
+    )
+    for device in (tv, named):
+        message = check(await device.receive_json_from(timeout=3))
+        assert (message["event_type"], message["device_id"]) == ("RESTORE", "restore")
+    late = await connect(f"profile_id=alice-tv&device_id=restore&token={alice}&since={since}")
+    assert check(await late.receive_json_from(timeout=3))["position_ms"] == 90_000
+    for device in (tv, named, late):
+        await device.disconnect()
+
+
 async def test_plain_heartbeats_are_pushed_once_written(
     devices: tuple[WebsocketCommunicator, WebsocketCommunicator], alice: str, settings: Any
 ) -> None:
@@ -298,8 +319,21 @@ async def test_a_device_away_during_a_hiding_hears_of_it_when_it_catches_up(
         "profile_id=alice-tv&device_id=tv&since=%C2%B2",
         "profile_id=alice-tv&device_id=tv&since=-1",
         "profile_id=alice-tv&device_id=tv&since=" + "9" * 5000,
+        "profile_id=alice-tv&device_id=tv&since=1700000000000.0",
+        "profile_id=alice-tv&device_id=tv&since=%2012",
+        "profile_id=alice-tv&device_id=tv&since=1_000",
     ],
-    ids=["no device", "empty device", "newline", "superscript since", "negative", "huge"],
+    ids=[
+        "no device",
+        "empty device",
+        "newline",
+        "superscript since",
+        "negative",
+        "huge",
+        "fraction",
+        "space",
+        "underscore",
+    ],
 )
 async def test_a_malformed_query_is_closed_4400(
     redis_client: redis.Redis, alice: str, query: str
