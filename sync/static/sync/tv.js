@@ -5,6 +5,7 @@
 
 const heard = new Map(); // movie_id -> {event_type, position_ms} from the latest push
 let lastSeen = 0; // greatest client_request_time received: where a reconnect catches up from
+let reconnecting = false;
 let pending = null;
 
 function item(list, movieId) {
@@ -133,7 +134,11 @@ function listen() {
     profile_id: demo.profileId, device_id: demo.deviceId, token: demo.token, since: String(lastSeen),
   });
   const socket = new WebSocket(`${scheme}://${location.host}/ws/v1/sync?${query}`);
-  socket.onopen = () => demo.status(`live as ${demo.deviceId}`);
+  socket.onopen = () => {
+    demo.status(`live as ${demo.deviceId}`);
+    // Back after a break: the row again too (the catch-up follows client times; README).
+    if (reconnecting) load();
+  };
   socket.onmessage = (event) => apply(JSON.parse(event.data));
   socket.onclose = (event) => {
     if (event.code === 4401 || event.code === 4403) {
@@ -141,6 +146,7 @@ function listen() {
       return;
     }
     demo.status("reconnecting…");
+    reconnecting = true;
     setTimeout(listen, 1000);
   };
 }
