@@ -22,6 +22,8 @@ class OutageLog:
         self.logger.warning("the %s is unavailable (%s); %s", part, detail, self.consequence)
 
     def answered(self, part: str) -> None:
+        if part not in self._down:  # (the common case, on every request: no lock)
+            return
         with self._lock:
             if part not in self._down:
                 return

@@ -21,6 +21,7 @@ from catalog.titles import durations, titles
 from core.clock import now_ms
 from core.domain import URGENT_EVENTS, EventType, PlayState, to_millis
 from core.hotsettings import hot_settings
+from core.outages import OutageLog
 from core.payloads import FieldErrors, field_errors
 from history.store import StoreUnavailable
 from playstate import events, hotlayer, metrics, ratelimit
@@ -43,6 +44,7 @@ from playstate.tasks import flush_pending_task
 logger = logging.getLogger(__name__)
 
 CANNOT_TAKE = "The service cannot take heartbeats right now; retry shortly."
+outages = OutageLog(logger, "heartbeats are answered 503 until it is back")
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,9 +273,10 @@ async def heartbeats_ingest(*, authorization: str | None, payload: object) -> Ap
             )
             outcome = _with_retry(outcome, retry)
         hotlayer.note_held(plan.accepted, outcome.codes)
-    except RedisError:
-        logger.warning("redis unreachable during ingest", exc_info=True)
+    except RedisError as error:
+        outages.failed("hot layer", error)  # once per outage, not a traceback per request
         return unavailable(CANNOT_TAKE) if plan.accepted else plan.result()
+    outages.answered("hot layer")
     await announce(
         [i.state for i, code in zip(plan.accepted, outcome.codes, strict=True) if code == APPLIED]
     )

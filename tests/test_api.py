@@ -20,9 +20,10 @@ from catalog.models import Movie
 from config.celery_app import app as celery_app
 from core import redis as core_redis
 from core.domain import EventType, PlayState
+from core.outages import OutageLog
 from history import codec
 from history.store import StoreUnavailable, get_store
-from playstate import hotlayer, scripts
+from playstate import hotlayer, ingest, scripts
 from playstate.flush import pending_flush
 from tests.cases import DURATION_MS, INVALID, Invalid, heartbeat, now_s
 
@@ -449,6 +450,22 @@ async def test_with_redis_down_ingest_answers_503_and_resume_falls_back(
     assert (body["position_ms"], body["source"]) == (7_000, "store")
     assert (await row(api, alice))[0]["position_ms"] == 7_000
     assert (await remove(api, alice)).status_code == 503
+
+
+async def test_an_outage_is_one_log_line_not_a_traceback_per_heartbeat(
+    api: httpx.AsyncClient,
+    alice: str,
+    movie: Movie,
+    redis_down: None,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr(ingest, "outages", OutageLog(ingest.logger, "503 meanwhile"))
+    for _ in range(5):
+        assert (await post(api, alice, heartbeat())).status_code == 503
+    said = [r for r in caplog.records if r.name == "playstate.ingest"]
+    assert [r.getMessage().split(" (")[0] for r in said] == ["the hot layer is unavailable"]
+    assert said[0].exc_info is None
 
 
 async def test_with_the_store_down_too_resume_answers_zero(
