@@ -54,7 +54,9 @@ class TurnBatch(Generic[K, V]):
     def submit(self, key: K) -> asyncio.Future[V]:
         loop = asyncio.get_running_loop()
         if not self._queued:
-            loop.call_soon(self._dispatch)  # after every callback already due in this turn
+            # After every callback already due in this turn; in a context of its own, as
+            # `detached_task`: the batch serves other requests than the one that opened it.
+            loop.call_soon(self._dispatch, context=contextvars.Context())
         answer: asyncio.Future[V] = loop.create_future()
         self._queued.append((key, answer))
         return answer

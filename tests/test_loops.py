@@ -4,9 +4,10 @@ cached entries go stale."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 
-from core.loops import TurnBatch
+from core.loops import TurnBatch, detached_task
 from core.refresh import stale_at
 
 
@@ -34,6 +35,28 @@ def test_the_calls_of_one_turn_are_served_together_each_with_its_own_answer() ->
     assert isinstance(refused, ValueError)
     assert str(refused) == "no -2"
     assert served.batches == [[1, -2, 3], [4]]
+
+
+def test_a_batch_and_a_background_task_run_outside_the_context_of_whoever_started_them() -> None:
+    """A DRF view's context names the thread its database calls go to, which is gone once
+    the view returns: work that outlives it or serves other requests must not inherit it."""
+    request: contextvars.ContextVar[str] = contextvars.ContextVar("request", default="none")
+    seen: list[str] = []
+
+    async def serve(keys: list[int]) -> list[int | Exception]:
+        seen.append(request.get())
+        return list(keys)
+
+    async def background() -> None:
+        seen.append(request.get())
+
+    async def view() -> None:
+        request.set("a view's")
+        await TurnBatch(serve).submit(1)
+        await detached_task(background())
+
+    asyncio.run(view())
+    assert seen == ["none", "none"]
 
 
 def test_a_turn_past_the_largest_batch_is_served_in_several() -> None:
