@@ -459,16 +459,25 @@ async def absent(items: Sequence[IngestItem]) -> list[IngestItem]:
     return [item for item, exists in zip(unseen, found, strict=True) if not exists]
 
 
-async def get_states(pairs: Sequence[tuple[str, str]]) -> list[PlayState]:
-    """The cached states of these (profile, movie) pairs; titles not in the cache are left out."""
+async def _arrivals(pairs: Sequence[tuple[str, str]]) -> list[tuple[PlayState, int]]:
+    """The cached states of these (profile, movie) pairs, each with when it arrived (server
+    ms; 0 for one read back from the store); titles not in the cache are left out."""
     if not pairs:
         return []
     pipe = hot_client().pipeline(transaction=False)
     for profile_id, movie_id in pairs:
         pipe.hgetall(hot_key(profile_id, movie_id))
     replies = await pipe.execute()
-    found = (state_from_hash(p, m, fields) for (p, m), fields in zip(pairs, replies, strict=True))
-    return [state for state in found if state is not None]
+    found = []
+    for (profile_id, movie_id), fields in zip(pairs, replies, strict=True):
+        if (state := state_from_hash(profile_id, movie_id, fields)) is not None:
+            found.append((state, int(fields.get("at") or 0)))
+    return found
+
+
+async def get_states(pairs: Sequence[tuple[str, str]]) -> list[PlayState]:
+    """The cached states of these (profile, movie) pairs; titles not in the cache are left out."""
+    return [state for state, _ in await _arrivals(pairs)]
 
 
 async def get_state(profile_id: str, movie_id: str) -> PlayState | None:
@@ -478,8 +487,13 @@ async def get_state(profile_id: str, movie_id: str) -> PlayState | None:
 
 
 async def recent_states(profile_id: str) -> list[PlayState]:
+    return [state for state, _ in await recent_arrivals(profile_id)]
+
+
+async def recent_arrivals(profile_id: str) -> list[tuple[PlayState, int]]:
+    """The profile's cached states, each with when it arrived (see `_arrivals`)."""
     movies = cast("list[str]", await hot_client().zrange(recent_key(profile_id), 0, -1))
-    return await get_states([(profile_id, movie_id) for movie_id in movies])
+    return await _arrivals([(profile_id, movie_id) for movie_id in movies])
 
 
 async def repair(state: PlayState) -> None:

@@ -241,16 +241,22 @@ async def continue_watching_list(*, profile_id: str, limit: int) -> list[RowItem
 
 async def catch_up(*, profile_id: str, since: int, device_id: str) -> list[events.Message]:
     """What a device that was away since `since` missed, oldest first: the latest state of
-    every title whose winner is newer (the store's, overlaid with the hot layer's: newer, or
-    not yet persisted), except its own and hidden ones, then each title hidden meanwhile."""
+    every title whose winner is newer or arrived later (the store's, overlaid with the hot
+    layer's: newer, or not yet persisted), except its own and hidden ones, then each title
+    hidden meanwhile."""
     try:
         stored = await database_sync_to_async(get_store().changed_since)(profile_id, since)
     except StoreUnavailable:
         logger.warning("store unreachable; catch-up from the cache only")
         stored = []
-    hot = [
-        s for s in await hot_states(profile_id, reading="catch-up") if s.client_request_time > since
-    ]
+    try:
+        arrivals = await hotlayer.recent_arrivals(profile_id)
+    except RedisError:
+        logger.warning("redis unreachable; catch-up from the store only")
+        arrivals = []
+    # Newer than `since`, or arrived after it: a device's late heartbeat (sent once it was
+    # back online) that wins with an older time is news too.
+    hot = [s for s, arrived in arrivals if s.client_request_time > since or arrived > since]
     latest = newest_first(latest_per_title([*stored, *hot]).values())[::-1]
     catalog = await titles({s.movie_id for s in latest})
     messages: list[events.Message] = [

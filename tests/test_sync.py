@@ -291,6 +291,19 @@ async def test_a_device_catches_up_on_what_changed_while_it_was_away(
     await tv.disconnect()
 
 
+async def test_a_late_heartbeat_older_than_since_is_caught_up_on_too(
+    redis_client: redis.Redis, alice: str
+) -> None:
+    """The phone paused offline, a minute before the TV went away, and its PAUSE arrived
+    while the TV was away: news to the TV, though older than its `since`."""
+    await ingest(state("seen", crt=T - 120_000), now=T - 100_000)  # the TV was told of it
+    await ingest(state("late", crt=T - 60_000), now=T + 5_000)
+    tv = await connect(f"profile_id=alice-tv&device_id=tv&token={alice}&since={T}")
+    assert check(await tv.receive_json_from(timeout=3))["movie_id"] == "late"
+    assert await tv.receive_nothing(timeout=0.3)
+    await tv.disconnect()
+
+
 async def test_a_device_away_during_a_hiding_hears_of_it_when_it_catches_up(
     redis_client: redis.Redis, alice: str
 ) -> None:

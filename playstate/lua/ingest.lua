@@ -120,7 +120,8 @@ local function save_titles()
   for hot, title in pairs(titles) do
     local fields = {}
     if title.applied then
-      fields = {'sig', title[1], 'pos', title[3], 'crt', title[2], 'dev', title[4], 'evt', title[5], 'dur', title[6]}
+      -- 'at': when it arrived (server time), for a catch-up to replay a late arrival.
+      fields = {'sig', title[1], 'pos', title[3], 'crt', title[2], 'dev', title[4], 'evt', title[5], 'dur', title[6], 'at', now}
       -- A new title is not hidden; an existing one keeps its hiding mark.
       if title.created then fields[#fields + 1] = 'hid'; fields[#fields + 1] = '0' end
     end
