@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
+import time
 
 # A socket may carry its token in the query string (browsers cannot set headers), and the
 # server logs each socket's path with it.
@@ -23,3 +25,31 @@ class RedactTokens(logging.Filter):
         if isinstance(record.args, tuple):
             record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
         return True
+
+
+class RepeatedErrors(logging.Filter):
+    """An error that repeats (Celery beat's on every tick while the broker is down, each
+    with the stack and the traceback: 150 lines a second) at most once per `seconds` per
+    message, in one line."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self._last: dict[tuple[str, object], float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.ERROR:
+            return True
+        key, now = (record.name, record.msg), time.monotonic()
+        if now - self._last.get(key, -math.inf) < self.seconds:
+            return False
+        self._last[key] = now
+        if record.msg == BEAT_MESSAGE_ERROR and isinstance(record.args, tuple):
+            record.msg, record.args = "Message Error: %s", record.args[:1]
+        record.msg = f"{record.msg} (once per {self.seconds:g} s while it repeats)"
+        record.exc_info = record.exc_text = record.stack_info = None
+        return True
+
+
+# celery.beat.Scheduler.apply_entry's: the error, then the stack as a list.
+BEAT_MESSAGE_ERROR = "Message Error: %s\n%s"

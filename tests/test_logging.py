@@ -1,10 +1,16 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
 from ops.logging import RedactTokens, redact
+from tests.stack import ROOT, RedisServer
 
 
 @pytest.mark.parametrize(
@@ -34,3 +40,30 @@ def test_a_record_with_the_path_as_an_argument_is_redacted() -> None:
     )  # fmt: skip
     assert RedactTokens().filter(record)
     assert "secret" not in record.getMessage()
+
+
+def test_beat_says_once_a_minute_that_the_broker_is_down_not_every_tick(tmp_path: Path) -> None:
+    """Celery beat, its Redis killed under it: each tick of each schedule logged the error
+    with the stack and the traceback (about 150 lines a second); now one line a minute."""
+    redis_server = RedisServer(tmp_path / "redis")
+    redis_server.start()
+    env = {**os.environ, "REDIS_URL": redis_server.url, "SECRET_KEY": "tests-only"}
+    log = tmp_path / "beat.log"
+    with log.open("wb") as out:
+        beat = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "WARNING",
+             "--schedule", str(tmp_path / "schedule")],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            time.sleep(4)  # beat is up and has sent its first flushes
+            redis_server.kill()
+            time.sleep(6)  # a flush is due every second
+        finally:
+            beat.terminate()
+            beat.wait(10)
+    said = log.read_text()
+    errors = [line for line in said.splitlines() if "ERROR" in line]
+    assert len(errors) == 1, said[-3000:]
+    assert "Couldn't apply scheduled task" in errors[0]
+    assert "Traceback" not in said
