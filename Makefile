@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
+# Where the printed links point: on every address (0.0.0.0), this machine's loopback.
+LINK_HOST := $(if $(filter 0.0.0.0,$(HOST)),127.0.0.1,$(HOST))
 PORT ?= 8000
 # Where make run keeps its data (database secret, embedded Redis, Cassandra, beat schedule).
 export PLAYSTATE_DATA_DIR ?= $(CURDIR)/.data
@@ -36,7 +38,7 @@ run: $(BIN)/.installed
 	@echo "Starting $(PROCESSES) on http://$(HOST):$(PORT); a block with the links follows when ready."
 	HOST=$(HOST) PLAYSTATE_PORT=$(PORT) WEB_CONCURRENCY=$(WEB_CONCURRENCY) \
 	WORKER_CONCURRENCY=$(WORKER_CONCURRENCY) \
-	PLAYSTATE_ANNOUNCE="$(if $(filter 1,$(DEMO)),$(BIN)/python manage.py demo --url http://$(HOST):$(PORT))" \
+	PLAYSTATE_ANNOUNCE="$(if $(filter 1,$(DEMO)),$(BIN)/python manage.py demo --url http://$(LINK_HOST):$(PORT))" \
 	$(BIN)/honcho start $(PROCESSES)
 
 # A local Cassandra node in the foreground (jars fetched from Maven Central on first use).

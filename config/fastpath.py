@@ -1,5 +1,6 @@
 """The hot path as a bare ASGI callable, routed before Django in `config/asgi.py`:
-`POST /api/v1/heartbeats`, `GET /api/v1/profiles/{p}/positions/{m}` and `GET /healthz`.
+`POST /api/v1/heartbeats`, `GET /api/v1/profiles/{p}/positions/{m}`, and the probes
+`GET /healthz` and `/readyz`.
 
 Why bypass Django here, and only here: heartbeats are ~90% of all traffic and the resume
 read is what a player waits on before it starts. On this machine class Django's ASGI handler
@@ -27,13 +28,14 @@ from pydantic import BaseModel
 from accounts.auth import NOT_YOURS, Unauthenticated, authenticate
 from config.guard import ASGIApp, Receive, Scope, Send, header, respond
 from core.domain import ID_REGEX
-from ops.views import HEALTHY
+from ops.views import HEALTHY, readiness
 from playstate.ingest import heartbeats_ingest
 from playstate.schemas import ApiResult, bad_request, forbidden, unauthorized
 from playstate.selectors import position_answer
 
 HEARTBEATS = "/api/v1/heartbeats"
 HEALTHZ = "/healthz"
+READYZ = "/readyz"
 POSITION = re.compile(
     rf"/api/v1/profiles/(?P<profile_id>{ID_REGEX})/positions/(?P<movie_id>{ID_REGEX})"
 )
@@ -153,13 +155,22 @@ def with_fast_path(django_app: ASGIApp) -> ASGIApp:
         path, method = scope["path"], scope["method"]
         position = POSITION.fullmatch(path) if method == "GET" else None
         hot = (path == HEARTBEATS and method == "POST") or position is not None
-        if not hot and not (path == HEALTHZ and method in {"GET", "HEAD"}):
+        probe = path in (HEALTHZ, READYZ) and method in {"GET", "HEAD"}
+        if not hot and not probe:
             await django_app(scope, receive, send)
             return
         host = header(scope, b"host") or ""
         secure = is_secure(scope)
         answer = _Response(send, [*security, *hsts] if secure else security)
-        if not host_allowed(host):
+        if probe:
+            # For any Host, over plain HTTP: load balancers and `make run` probe by address,
+            # from inside the TLS proxy; neither answer names a host or sets a cookie.
+            if path == HEALTHZ:
+                await answer(200, HEALTHY_BODY)
+            else:
+                status, body = await readiness()
+                await answer(status, orjson.dumps(body))
+        elif not host_allowed(host):
             await answer(400, orjson.dumps({"detail": "Invalid HTTP_HOST header."}))
         elif redirect and not secure:
             query = scope["query_string"].decode("latin-1")
@@ -167,9 +178,8 @@ def with_fast_path(django_app: ASGIApp) -> ASGIApp:
             await answer(301, b"", {"Location": location})
         elif path == HEARTBEATS:
             await _heartbeats(scope, receive, answer)
-        elif position is not None:
-            await _position(scope, answer, position["profile_id"], position["movie_id"])
         else:
-            await answer(200, HEALTHY_BODY)
+            assert position is not None
+            await _position(scope, answer, position["profile_id"], position["movie_id"])
 
     return app

@@ -215,6 +215,8 @@ STORAGES = {
 
 # --- HTTPS and the proxy in front (the production profile in the README sets all of these) --
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", False)
+# The probes answer over plain HTTP (config/fastpath.py serves them so before Django).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)

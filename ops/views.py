@@ -61,6 +61,12 @@ CHECKS: dict[str, Callable[[], Awaitable[None]]] = {
 
 
 async def readyz(request: HttpRequest) -> JsonResponse:
+    status, body = await readiness()
+    return JsonResponse(body, status=status)
+
+
+async def readiness() -> tuple[int, dict[str, str]]:
+    """`/readyz`'s status and body: each backend's state."""
     state: dict[str, str] = {}
     for name, check in CHECKS.items():
         try:
@@ -72,9 +78,7 @@ async def readyz(request: HttpRequest) -> JsonResponse:
             outages.answered(name)
             state[name] = "ok"
     ready = all(value == "ok" for value in state.values())
-    return JsonResponse(
-        {"status": "ok" if ready else "unavailable", **state}, status=200 if ready else 503
-    )
+    return 200 if ready else 503, {"status": "ok" if ready else "unavailable", **state}
 
 
 async def metrics_view(request: HttpRequest) -> HttpResponse:

@@ -306,7 +306,10 @@ class WatchedApi(APIView):
         body = parse(WatchedRequest, request.data or {})
         watched_at = None if body.watched_at is None else to_millis(body.watched_at)
         if watched_at is not None and watched_at > now_ms() + settings.PLAYSTATE_MAX_CLOCK_SKEW_MS:
-            raise ValidationError({"watched_at": ["Must not be in the future."]})
+            minutes = settings.PLAYSTATE_MAX_CLOCK_SKEW_MS // 60_000
+            raise ValidationError(
+                {"watched_at": [f"Must not be more than {minutes} minutes ahead of now."]}
+            )
         try:
             refused = _profile_write(
                 lambda: services.watched_mark(

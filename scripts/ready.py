@@ -54,6 +54,8 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     url, announce = argv[0].rstrip("/"), argv[1:]
+    # Served on every address (HOST=0.0.0.0): probed, and linked to, on loopback.
+    url = url.replace("//0.0.0.0:", "//127.0.0.1:").replace("//[::]:", "//[::1]:")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     started = time.monotonic()
     said = 0.0

@@ -14,10 +14,12 @@ import pytest
 import redis
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.test import override_settings
 
 from accounts.auth import Principal, principal_for_token
 from accounts.models import ApiToken, Profile
 from catalog.models import Movie
+from core import redis as core_redis
 from core.clock import now_ms
 from core.domain import EventType, PlayState
 from history.store import StoreUnavailable, get_store
@@ -190,8 +192,10 @@ def test_demo_prepares_a_profile_a_catalog_and_links_with_a_fresh_token(run: Run
     assert ApiToken.objects.filter(account__username="demo").count() == 1
 
 
-def test_without_the_demo_make_run_still_says_where_everything_is() -> None:
-    """`DEMO=0 make run`: scripts/ready.py prints the block with the API's and admin's links."""
+@pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0"])
+def test_without_the_demo_make_run_still_says_where_everything_is(host: str) -> None:
+    """`DEMO=0 make run`: scripts/ready.py prints the block with the API's and admin's links;
+    served on every address (`HOST=0.0.0.0`), it probes and links to loopback."""
 
     class Ready(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -205,7 +209,9 @@ def test_without_the_demo_make_run_still_says_where_everything_is() -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_port}"
     ready = subprocess.Popen(
-        [sys.executable, "scripts/ready.py", url], stdout=subprocess.PIPE, text=True
+        [sys.executable, "scripts/ready.py", url.replace("127.0.0.1", host)],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(ready.stdout or []), daemon=True)
@@ -287,6 +293,16 @@ async def test_a_revoked_token_stops_working_once_its_background_reload_is_done(
             break
     # ...and refused once the reload found the token gone.
     assert await principal_for_token(token) is None
+
+
+def test_compact_history_says_plainly_when_redis_is_unreachable() -> None:
+    with override_settings(REDIS_URL="redis://127.0.0.1:9/0"):
+        core_redis.reset_clients()
+        try:
+            with pytest.raises(CommandError, match=r"Redis is unreachable .*run it again"):
+                call_command("compact_history", "--older-than-days", "0", stdout=StringIO())
+        finally:
+            core_redis.reset_clients()
 
 
 def test_flush_pending_writes_titles_before_their_window_and_leaves_claims_alone(

@@ -180,6 +180,15 @@ def test_the_production_profile_passes_the_deployment_checks() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+    del env["SECRET_KEY"]  # each host would make its own
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert "playstate.W001" in result.stderr
 
 
 async def test_every_profile_operation_refuses_another_accounts_token(
@@ -224,3 +233,18 @@ async def test_a_revoked_token_is_refused_on_every_endpoint_once_reloaded(
             break
         await asyncio.sleep(0.05)
     assert statuses[-1] == 401, statuses
+
+
+async def test_the_probes_answer_any_host_over_plain_http(
+    redis_client: redis.Redis, settings: Any
+) -> None:
+    """A load balancer (and `make run`'s ready check) probes by address, over HTTP inside the
+    TLS proxy: `/healthz` and `/readyz` answer it, where every other path refuses that host
+    or redirects."""
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    async with client() as http:
+        for path in ("/healthz", "/readyz"):
+            answer = await http.get(path, headers={"Host": "10.0.0.7:8000"})
+            assert (answer.status_code, answer.json()["status"]) == (200, "ok"), path
+        assert (await http.get("/api/schema/", headers={"Host": "10.0.0.7"})).status_code == 400

@@ -5,10 +5,12 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from redis.exceptions import RedisError
 from tqdm import tqdm
 
 from core.clock import now_ms
 from history.compaction import compact_history
+from history.store import StoreUnavailable
 
 
 class Command(BaseCommand):
@@ -22,14 +24,22 @@ class Command(BaseCommand):
     def handle(self, *args: Any, older_than_days: int, **options: Any) -> None:
         if older_than_days < 0:
             raise CommandError("--older-than-days must be 0 or more")
-        done = compact_history(
-            older_than_days=older_than_days,
-            now_ms=now_ms(),
-            # A bar per profile on a terminal (stderr), nothing otherwise.
-            progress=lambda profiles: tqdm(
-                profiles, unit=" profiles", disable=None, file=sys.stderr
-            ),
-        )
+        try:
+            done = compact_history(
+                older_than_days=older_than_days,
+                now_ms=now_ms(),
+                # A bar per profile on a terminal (stderr), nothing otherwise.
+                progress=lambda profiles: tqdm(
+                    profiles, unit=" profiles", disable=None, file=sys.stderr
+                ),
+            )
+        except RedisError as error:  # (its lock, and the hot layer of the titles it rolls)
+            raise CommandError(
+                f"Redis is unreachable ({error}); run it again once it answers (the next"
+                " rollup finishes one that stopped midway)"
+            ) from None
+        except StoreUnavailable as error:
+            raise CommandError(f"the store is unreachable ({error}); try again later") from None
         if done is None:
             raise CommandError("another rollup is running; try again when it is done")
         ratio = (
