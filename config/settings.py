@@ -251,10 +251,17 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "filters": {"repeated": {"()": "ops.logging.RepeatedErrors", "seconds": 60}},
     "loggers": {
         # The Cassandra driver logs every failed reconnection attempt with a traceback; the
-        # service logs each outage once (core/outages.py), with the driver's error.
+        # service logs each outage once (core/outages.py), with the driver's error. What it
+        # logs as an error (its control connection, each try while a node starts) says so
+        # once a minute, in one line.
         "cassandra": {"level": os.environ.get("CASSANDRA_DRIVER_LOG_LEVEL", "ERROR")},
+        **{
+            name: {"filters": ["repeated"]}
+            for name in ("cassandra.cluster", "cassandra.connection", "cassandra.pool")
+        },
     },
 }
 

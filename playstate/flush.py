@@ -63,7 +63,7 @@ async def _messages(states: Sequence[PlayState]) -> list[events.Message]:
         and state_completed(s, title, ratio)
     }
     for profile_id, series_id in sorted(finished):
-        entry = (await shelf(profile_id, reading="Next Up")).next_ups().get(series_id)
+        entry = (await shelf(profile_id)).next_ups().get(series_id)
         if entry is not None:
             messages.append(events.next_up_message(profile_id, entry))
     return messages

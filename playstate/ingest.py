@@ -200,10 +200,11 @@ async def read_through(items: Sequence[IngestItem]) -> None:
     keys = list({(i.state.profile_id, i.state.movie_id) for i in items})
     try:
         found = await stored_get_many(keys)
-    except StoreUnavailable:
+    except StoreUnavailable as error:
         # Degraded, not refused: the store still rejects a stale write when it is back.
-        logger.warning("store unreachable while reading %d titles through", len(keys))
+        outages.failed("store", error)
         return
+    outages.answered("store")
     await asyncio.gather(*(hotlayer.repair(state) for state in found if state is not None))
 
 

@@ -26,6 +26,7 @@ from core.domain import (
     merge,
     newest_first,
 )
+from core.outages import OutageLog
 from core.series import NextUp, Title, next_up, state_completed
 from core.versions import Point, resume_points, sessions
 from history.selectors import stored_records
@@ -35,6 +36,8 @@ from playstate.schemas import Cursor, Position, Source
 from playstate.stored import stored_get
 
 logger = logging.getLogger(__name__)
+# Reads fall back to what still answers; an outage is said once, not per read.
+outages = OutageLog(logger, "reads answer from what still answers")
 
 
 def ratio() -> float:
@@ -43,21 +46,25 @@ def ratio() -> float:
 
 async def _from_store(profile_id: str, movie_id: str) -> PlayState | None:
     try:
-        return await stored_get(profile_id, movie_id)
-    except StoreUnavailable:
-        logger.warning("store unreachable; answering the default position", exc_info=True)
+        found = await stored_get(profile_id, movie_id)
+    except StoreUnavailable as error:
+        outages.failed("store", error)
         return None
+    outages.answered("store")
+    return found
 
 
 async def position_get(*, profile_id: str, movie_id: str) -> tuple[PlayState | None, Source]:
     """The title's state and where it came from: cache → store (repairing the cache) → none."""
     try:
-        if (state := await hotlayer.get_state(profile_id, movie_id)) is not None:
-            return state, Source.CACHE
-    except RedisError:
-        logger.warning("redis unreachable; reading %s/%s from the store", profile_id, movie_id)
+        state = await hotlayer.get_state(profile_id, movie_id)
+    except RedisError as error:
+        outages.failed("hot layer", error)
         state = await _from_store(profile_id, movie_id)
         return state, Source.DEFAULT if state is None else Source.STORE
+    outages.answered("hot layer")
+    if state is not None:
+        return state, Source.CACHE
     state = await _from_store(profile_id, movie_id)
     if state is None:
         return None, Source.DEFAULT
@@ -98,13 +105,13 @@ async def position_answer(*, profile_id: str, movie_id: str) -> Position:
     )
 
 
-async def hot_states(profile_id: str, *, reading: str) -> list[PlayState]:
-    """The profile's states in the hot layer, or none while Redis is down (then `reading`,
-    for the log, is served from the store alone)."""
+async def hot_states(profile_id: str) -> list[PlayState]:
+    """The profile's states in the hot layer, or none while Redis is down (the reading is
+    then served from the store alone)."""
     try:
         return await hotlayer.recent_states(profile_id)
-    except RedisError:
-        logger.warning("redis unreachable; %s from the store only", reading)
+    except RedisError as error:
+        outages.failed("hot layer", error)
         return []
 
 
@@ -121,7 +128,7 @@ async def history_page(
 ) -> tuple[list[PlayState], Cursor | None]:
     """Every title the profile watched, newest first: LiveVH, CompressedVH and the hot layer
     merged, one entry per title (the newer state wins). Raises StoreUnavailable."""
-    hot = await hot_states(profile_id, reading="history")
+    hot = await hot_states(profile_id)
     records, _ = await database_sync_to_async(_stored)(profile_id, hot)
     ordered = newest_first(s for s in records.values() if not is_forgotten(s))
     if after is not None:
@@ -152,13 +159,13 @@ class Shelf:
         return {show: entry for show, entry in found.items() if entry is not None}
 
 
-async def shelf(profile_id: str, *, reading: str) -> Shelf:
+async def shelf(profile_id: str) -> Shelf:
     """The profile's shelf; with the store down, what the cache holds."""
-    hot = await hot_states(profile_id, reading=reading)
+    hot = await hot_states(profile_id)
     try:
         states, live = await database_sync_to_async(_stored)(profile_id, hot)
-    except StoreUnavailable:
-        logger.warning("store unreachable; %s from the cache only", reading)
+    except StoreUnavailable as error:
+        outages.failed("store", error)
         states, live = latest_per_title(hot), set()
     # A title hidden from history is in no row, as if never watched.
     states = {m: s for m, s in states.items() if not is_forgotten(s)}
@@ -174,7 +181,7 @@ async def shelf(profile_id: str, *, reading: str) -> Shelf:
 
 async def next_up_list(*, profile_id: str, limit: int) -> list[NextUp]:
     """One entry per show the profile watched, most recent activity first."""
-    entries = (await shelf(profile_id, reading="Next Up")).next_ups().values()
+    entries = (await shelf(profile_id)).next_ups().values()
     ordered = sorted(entries, key=lambda e: (e.last_watched, e.episode.movie_id), reverse=True)
     return ordered[:limit]
 
@@ -198,7 +205,7 @@ async def continue_watching_list(*, profile_id: str, limit: int) -> list[RowItem
     recently (LiveVH or the cache), the cache's newer states overlaid (which may have completed,
     hidden or revived a title). A show's tile is its Next Up entry; removing the tile hides
     the show's episodes, so it is back with a newer heartbeat for any of them."""
-    found = await shelf(profile_id, reading="Continue Watching")
+    found = await shelf(profile_id)
     items: list[RowItem] = []
     for movie_id in found.recent:
         state, title = found.states[movie_id], found.titles.get(movie_id)
@@ -246,13 +253,13 @@ async def catch_up(*, profile_id: str, since: int, device_id: str) -> list[event
     hidden meanwhile."""
     try:
         stored = await database_sync_to_async(get_store().changed_since)(profile_id, since)
-    except StoreUnavailable:
-        logger.warning("store unreachable; catch-up from the cache only")
+    except StoreUnavailable as error:
+        outages.failed("store", error)
         stored = []
     try:
         arrivals = await hotlayer.recent_arrivals(profile_id)
-    except RedisError:
-        logger.warning("redis unreachable; catch-up from the store only")
+    except RedisError as error:
+        outages.failed("hot layer", error)
         arrivals = []
     # Newer than `since`, or arrived after it: a device's late heartbeat (sent once it was
     # back online) that wins with an older time is news too.
@@ -266,8 +273,8 @@ async def catch_up(*, profile_id: str, since: int, device_id: str) -> list[event
     ]
     try:
         removed = await hotlayer.removed_since(profile_id, since)
-    except RedisError:
-        logger.warning("redis unreachable; catch-up without removals")
+    except RedisError as error:
+        outages.failed("hot layer", error)
         removed = []
     shown = {s.movie_id for s in latest if not is_hidden(s)}
     messages += [
@@ -395,7 +402,7 @@ def _export_states(profile_id: str, hot: list[PlayState]) -> Iterator[PlayState]
 async def history_export(*, profile_id: str) -> AsyncIterator[list[tuple[PlayState, Title | None]]]:
     """The whole history in batches of titles with their catalog entries, read lazily.
     Raises StoreUnavailable (before the first batch, or during the stream)."""
-    hot = await hot_states(profile_id, reading="export")
+    hot = await hot_states(profile_id)
     states = _export_states(profile_id, hot)
     take = database_sync_to_async(lambda: list(islice(states, EXPORT_BATCH)))
     while batch := await take():

@@ -147,7 +147,7 @@ async def continue_watching_remove(*, profile_id: str, movie_id: str) -> None:
     title = (await titles([movie_id]))[movie_id]
     targets = [movie_id]
     if title is not None and title.series_id is not None:
-        found = await shelf(profile_id, reading="removal from Continue Watching")
+        found = await shelf(profile_id)
         targets = [m for m in found.states if found.show_of(m) == title.series_id] or targets
     now = now_ms()
     hidden = [

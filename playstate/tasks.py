@@ -51,7 +51,8 @@ def flush_pending_task() -> int:
     except RedisError as error:
         outages.failed("hot layer", error)
         return 0
-    outages.answered("store")
+    if claimed:  # a tick with nothing to write has not heard from the store
+        outages.answered("store")
     outages.answered("hot layer")
     if claimed >= settings.PLAYSTATE_FLUSH_BATCH:
         flush_pending_task.apply_async()

@@ -23,7 +23,7 @@ from core.domain import EventType, PlayState
 from core.outages import OutageLog
 from history import codec
 from history.store import StoreUnavailable, get_store
-from playstate import hotlayer, ingest, scripts
+from playstate import hotlayer, ingest, scripts, selectors
 from playstate.flush import pending_flush
 from tests.cases import DURATION_MS, INVALID, Invalid, heartbeat, now_s
 
@@ -461,11 +461,14 @@ async def test_an_outage_is_one_log_line_not_a_traceback_per_heartbeat(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.setattr(ingest, "outages", OutageLog(ingest.logger, "503 meanwhile"))
+    monkeypatch.setattr(selectors, "outages", OutageLog(selectors.logger, "reads fall back"))
     for _ in range(5):
         assert (await post(api, alice, heartbeat())).status_code == 503
-    said = [r for r in caplog.records if r.name == "playstate.ingest"]
-    assert [r.getMessage().split(" (")[0] for r in said] == ["the hot layer is unavailable"]
-    assert said[0].exc_info is None
+        assert (await position(api, alice))["source"] == "default"
+    for name in ("playstate.ingest", "playstate.selectors"):
+        said = [r for r in caplog.records if r.name == name]
+        assert [r.getMessage().split(" (")[0] for r in said] == ["the hot layer is unavailable"]
+        assert said[0].exc_info is None
 
 
 async def test_with_the_store_down_too_resume_answers_zero(

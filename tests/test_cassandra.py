@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from core.domain import EventType, PlayState
 from history.cql.store import CassandraStore, decode_state, encode_state
+from history.store import StoreUnavailable
 from tests.conftest import CassandraCluster
 
 T = 1_705_820_000_000
@@ -80,6 +82,38 @@ def test_the_write_timestamp_is_the_winning_client_time_in_microseconds(
         "client_request_time": T + 15_000,
     }
     assert cassandra_store.get("u123", "m456") == late
+
+
+def test_a_place_in_the_first_minutes_shows_in_position_ms_too(
+    cassandra_store: CassandraStore, cassandra: CassandraCluster
+) -> None:
+    """A state below the no-lost-place threshold goes to the other register; the operator's
+    columns showed nothing for it (`position_ms` null)."""
+    early = PlayState("u1", "m1", 60_000, T, "tv", EventType.PAUSE, 600_000)
+    assert not early.significant
+    cassandra_store.write([early])
+    row = cassandra_store.session.execute(
+        f"SELECT position_ms, writetime(position_ms) AS written, client_request_time"
+        f' FROM "{cassandra.keyspace}".live_vh WHERE profile_id = %s AND movie_id = %s',
+        ("u1", "m1"),
+    ).one()
+    assert row == {"position_ms": 60_000, "written": T * 1000, "client_request_time": T}
+    cassandra_store.delete_live([early])  # a rollup: the row goes, mirror and all
+    assert (
+        cassandra_store.session.execute(
+            f'SELECT * FROM "{cassandra.keyspace}".live_vh WHERE profile_id = %s', ("u1",)
+        ).one()
+        is None
+    )
+
+
+def test_the_store_is_ready_once_its_tables_are_there_not_when_the_node_answers(
+    cassandra_store: CassandraStore,
+) -> None:
+    cassandra_store.ping()
+    missing = CassandraStore(session=cassandra_store.session, keyspace="not_made_yet")
+    with pytest.raises(StoreUnavailable):
+        missing.ping()
 
 
 def test_a_tie_on_the_write_timestamp_keeps_the_rules_winner_in_either_order(

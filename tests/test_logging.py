@@ -67,3 +67,20 @@ def test_beat_says_once_a_minute_that_the_broker_is_down_not_every_tick(tmp_path
     assert len(errors) == 1, said[-3000:]
     assert "Couldn't apply scheduled task" in errors[0]
     assert "Traceback" not in said
+
+
+def test_the_cassandra_drivers_repeated_errors_are_one_line_a_minute(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """While a node starts (or is gone), the driver's control connection fails each try,
+    each an ERROR with a traceback: 121 of them in the 24 s a local node takes to start."""
+    driver = logging.getLogger("cassandra.cluster")
+    message = f"Control connection failed to connect ({time.monotonic()})"  # this test's own
+    for _ in range(5):
+        try:
+            raise ConnectionRefusedError("127.0.0.1:9042")
+        except ConnectionRefusedError:
+            driver.error(message, exc_info=True)
+    said = [r for r in caplog.records if r.name == "cassandra.cluster"]
+    assert len(said) == 1
+    assert said[0].exc_info is None

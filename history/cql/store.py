@@ -15,10 +15,11 @@ marker), so a row whose cells are all deleted is gone.
 On equal timestamps Cassandra keeps, cell by cell, the value whose bytes compare greater
 (unsigned, byte by byte, since Cassandra 4.0). Position, device, event type and duration
 are therefore one cell, encoded so that this comparison orders it exactly as
-`core.domain.ordering_key` does. `position_ms` and `client_request_time` repeat the place
-for operators (`SELECT writetime(position_ms) ...`), from significant writes only; on an
-exact-millisecond tie between two different states they may hold the other one's values,
-and `state` is what reads use.
+`core.domain.ordering_key` does. `position_ms` and `client_request_time` repeat the newest
+write's place for operators (`SELECT writetime(position_ms) ...`), from either register: the
+hot layer sends a state that does not hold the place only while none does, so it is the
+winner too. On an exact-millisecond tie between two different states they may hold the other
+one's values; the registers are what reads use.
 """
 
 from __future__ import annotations
@@ -185,8 +186,8 @@ class CassandraStore(HistoryStore):
                 write,
             ),
             "low": (
-                f"UPDATE {table} USING TIMESTAMP ? SET low_state = ?"
-                " WHERE profile_id = ? AND movie_id = ?",
+                f"UPDATE {table} USING TIMESTAMP ? SET position_ms = ?, client_request_time = ?,"
+                " low_state = ? WHERE profile_id = ? AND movie_id = ?",
                 write,
             ),
             # The hidings only grow: each one's own value, in microseconds, is its timestamp.
@@ -211,7 +212,8 @@ class CassandraStore(HistoryStore):
             # A significant state may have landed meanwhile with an older time (it wins over
             # this one): only this register and the hidings (merged into the rollup) go.
             "delete_low": (
-                f"DELETE low_state, hidden_before, forgotten_before FROM {table}"
+                f"DELETE low_state, position_ms, client_request_time, hidden_before,"
+                f" forgotten_before FROM {table}"
                 " USING TIMESTAMP ? WHERE profile_id = ? AND movie_id = ?",
                 write,
             ),
@@ -253,19 +255,11 @@ class CassandraStore(HistoryStore):
     def _bound(self, state: PlayState) -> Iterable[tuple[PreparedStatement, tuple[Any, ...]]]:
         key = (state.profile_id, state.movie_id)
         timestamp = state.client_request_time * 1000
-        if state.significant:
-            yield (
-                self._statements["place"],
-                (
-                    timestamp,
-                    state.position_ms,
-                    state.client_request_time,
-                    encode_state(state),
-                    *key,
-                ),
-            )
-        else:
-            yield self._statements["low"], (timestamp, encode_state(state), *key)
+        register = "place" if state.significant else "low"
+        yield (
+            self._statements[register],
+            (timestamp, state.position_ms, state.client_request_time, encode_state(state), *key),
+        )
         for hiding in HIDINGS:
             if value := getattr(state, hiding):
                 yield self._statements[hiding], (value * 1000 + HIDING_OFFSET_US, value, *key)
@@ -414,4 +408,6 @@ class CassandraStore(HistoryStore):
             session.execute(s["drop_version"], (profile_id, current - 1))
 
     def ping(self) -> None:
-        self.session.execute("SELECT release_version FROM system.local")
+        # The table itself, not the node alone: on a first start the node answers some
+        # seconds before `sync_cassandra` has made the keyspace (ready, then 503s).
+        self.session.execute(f'SELECT profile_id FROM "{self.keyspace}".live_vh LIMIT 1')
