@@ -96,11 +96,13 @@ def test_import_catalog_upserts(tmp_path: Path) -> None:
         ('movie_id,title,duration_ms\nm1,"two\nlines",1\nbad id,y,2\n', "line 4"),
         ("movie_id,title,duration_ms\nm1,Caf\xe9,1\n".encode("latin-1"), "is not UTF-8 text"),
         (b"movie_id,title,duration_ms\nm1,x\x00,1\n", "line 2: title has a NUL character"),
+        ("movie_id,title,duration_ms,series_id,season,episode\nm1,x,1,s,99999999999,1\n",
+         "line 2: season must be at most 2147483647"),
     ],
     ids=[
         "header", "not a number", "bad id", "zero duration", "extra field",
         "credits without a duration", "the same title twice", "a quoted line break",
-        "latin-1", "a NUL byte",
+        "latin-1", "a NUL byte", "a season past PostgreSQL's integers",
     ],
 )  # fmt: skip
 def test_import_catalog_rejects_a_bad_file_whole(

@@ -17,7 +17,9 @@ from catalog.models import Movie
 REQUIRED = ("movie_id", "title", "duration_ms")
 # Old files without these still load; a title's series fields change only when its file has them.
 OPTIONAL = ("series_id", "season", "episode", "credits_ms")
-NUMBERS = {"duration_ms", "season", "episode", "credits_ms"}
+# The largest each column holds on every database (SQLite would take more, PostgreSQL not).
+NUMBERS = {"duration_ms": 2**63 - 1, "season": 2**31 - 1, "episode": 2**31 - 1}
+NUMBERS["credits_ms"] = NUMBERS["duration_ms"]
 BATCH = 1000
 
 
@@ -31,10 +33,13 @@ def _movie(line: int, row: dict[str | None, str | list[str]]) -> Movie:
             raise CommandError(f"line {line}: {name} has a NUL character")
         if name in NUMBERS:
             try:
-                values[str(name)] = int(text) if text else None
+                number = int(text) if text else None
             except ValueError:
                 message = f"line {line}: {name} must be a whole number, not {text!r}"
                 raise CommandError(message) from None
+            if number is not None and number > NUMBERS[name]:
+                raise CommandError(f"line {line}: {name} must be at most {NUMBERS[name]}")
+            values[str(name)] = number
         else:
             values[str(name)] = text or None
     movie = Movie(**values, available=True)
