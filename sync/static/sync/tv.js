@@ -120,7 +120,12 @@ async function load() {
 function apply(message) {
   if (message.type === "playstate.update") {
     lastSeen = Math.max(lastSeen, message.client_request_time);
-    heard.set(message.movie_id, message);
+    // Pushes come from several processes (a web process tells of a PAUSE at once, a worker of
+    // the plain heartbeat it just wrote): an older one may arrive last, and must not win.
+    const known = heard.get(message.movie_id);
+    if (!known || message.client_request_time >= known.client_request_time) {
+      heard.set(message.movie_id, message);
+    }
   } else if (message.type === "playstate.removed") {
     heard.delete(message.movie_id);
   }
