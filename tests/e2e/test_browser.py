@@ -75,17 +75,18 @@ def test_the_tv_keeps_a_titles_newest_push_whatever_order_they_arrive_in(
 ) -> None:
     """A web process tells of a PAUSE at once, a worker of the plain heartbeat it has just
     written: the older may arrive last (under load, the pause test saw it), and the TV showed
-    it."""
+    it. (Bob's profile: alice-tv's row holds the other tests' tiles, and the first six ask.)"""
     tv = browser.new_page()
-    tv.goto(page_url(running, "tv", device_id="tv-order"))
+    bobs = {"profile_id": "bob-phone", "token": running.bob}
+    tv.goto(page_url(running, "tv", device_id="tv-order", **bobs))
     expect(tv.locator("#status")).to_contain_text("live", timeout=15_000)
     t = now_s() * 1000
-    paused = heartbeat(movie_id="order-film", video_timestamp_ms=300_000, client_request_time=t,
-                       device_id="phone", event_type="PAUSE")  # fmt: skip
-    assert running.post(running.alice, paused).status_code == 202
+    paused = heartbeat(profile_id="bob-phone", movie_id="order-film", video_timestamp_ms=300_000,
+                       client_request_time=t, device_id="phone", event_type="PAUSE")  # fmt: skip
+    assert running.post(running.bob, paused).status_code == 202
     title = tv.locator('#row li[data-movie="order-film"]')
     expect(title).to_have_attribute("data-event", "PAUSE", timeout=10_000)
-    late = {"type": "playstate.update", "profile_id": "alice-tv", "movie_id": "order-film",
+    late = {"type": "playstate.update", "profile_id": "bob-phone", "movie_id": "order-film",
             "position_ms": 290_000, "completed": False, "client_request_time": t - 10_000,
             "device_id": "phone", "event_type": "HEARTBEAT"}  # fmt: skip
     tv.evaluate("message => apply(message)", late)  # as the socket would hand it over
