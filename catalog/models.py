@@ -62,9 +62,6 @@ class Movie(models.Model):
         if any(value is not None for value in coordinates) and None in coordinates:
             raise ValidationError("An episode needs series_id, season and episode together.")
         # (a duration missing or not a number is the field's own error, reported beside this)
-        if (
-            self.credits_ms is not None
-            and self.duration_ms is not None
-            and (self.credits_ms > self.duration_ms)
-        ):
+        credits, duration = self.credits_ms, self.duration_ms
+        if credits is not None and duration is not None and credits > duration:
             raise ValidationError({"credits_ms": "Must not be after the end of the title."})

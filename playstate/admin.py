@@ -21,14 +21,19 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.urls import URLPattern, path, register_converter, reverse
+from django.urls import URLPattern, path, reverse
 from django.views.decorators.http import require_POST
 from redis.exceptions import RedisError
 
 from accounts.models import Profile
 from core.clock import now_ms
-from core.domain import ID_REGEX
-from playstate import hotlayer, ratelimit, selectors, services
+from playstate import (
+    converters,  # noqa: F401  (an action's movie id: the `id` converter)
+    hotlayer,
+    ratelimit,
+    selectors,
+    services,
+)
 from playstate.models import RateLimit, describe
 from playstate.templatetags.playstate_admin import clock
 
@@ -98,21 +103,6 @@ def timeline(sessions: list[selectors.Session], *, now_ms: int) -> dict[str, Any
 CLOCK = re.compile(r"\A\s*(?:(\d{1,3}):)?(\d{1,2}):(\d{2})\s*\Z")
 
 
-class TitleIdConverter:
-    """A movie id in an action's URL: any other text is a 404, not a title of that name."""
-
-    regex = ID_REGEX
-
-    def to_python(self, value: str) -> str:
-        return value
-
-    def to_url(self, value: str) -> str:
-        return value
-
-
-register_converter(TitleIdConverter, "title_id")
-
-
 def clock_to_ms(text: str) -> int | None:
     """'20:00' or '1:20:00' as milliseconds; None for anything else."""
     found = CLOCK.match(text)
@@ -164,17 +154,17 @@ class ProfileAdmin(admin.ModelAdmin[Profile]):
     def get_urls(self) -> list[URLPattern]:
         actions = [
             path(
-                "<path:object_id>/clear-position/<title_id:movie_id>/",
+                "<path:object_id>/clear-position/<id:movie_id>/",
                 self.admin_site.admin_view(require_POST(self.clear_position)),
                 name="accounts_profile_clear_position",
             ),
             path(
-                "<path:object_id>/restore-position/<title_id:movie_id>/",
+                "<path:object_id>/restore-position/<id:movie_id>/",
                 self.admin_site.admin_view(require_POST(self.restore_position)),
                 name="accounts_profile_restore_position",
             ),
             path(
-                "<path:object_id>/remove-from-row/<title_id:movie_id>/",
+                "<path:object_id>/remove-from-row/<id:movie_id>/",
                 self.admin_site.admin_view(require_POST(self.remove_from_row)),
                 name="accounts_profile_remove_from_row",
             ),

@@ -236,6 +236,13 @@ def _profile_write(call: Callable[[], Awaitable[object]]) -> Response | None:
         seconds = str(max(1, math.ceil(error.retry_after_ms / 1000)))
         body = Detail(detail="Too many changes for this profile; retry later.")
         return _response(ApiResult(429, body, {"Retry-After": seconds}))
+    except services.PastTheEnd as error:  # (a restore's)
+        duration = error.duration_ms
+        raise ValidationError(
+            {"position_ms": [f"Must not exceed the title's duration ({duration} ms)."]}
+        ) from None
+    except services.NotInCatalog:  # (a watched mark's)
+        raise NotFound("No such title in the catalog.") from None
     return None
 
 
@@ -276,20 +283,14 @@ class PositionRestoreApi(APIView):
     )
     def post(self, request: Request, profile_id: str, movie_id: str) -> Response:
         body = parse(RestoreRequest, request.data)
-        try:
-            refused = _profile_write(
-                lambda: services.position_restore(
-                    account_id=_account(request),
-                    profile_id=profile_id,
-                    movie_id=movie_id,
-                    position_ms=body.position_ms,
-                )
+        refused = _profile_write(
+            lambda: services.position_restore(
+                account_id=_account(request),
+                profile_id=profile_id,
+                movie_id=movie_id,
+                position_ms=body.position_ms,
             )
-        except services.PastTheEnd as error:
-            duration = error.duration_ms
-            raise ValidationError(
-                {"position_ms": [f"Must not exceed the title's duration ({duration} ms)."]}
-            ) from None
+        )
         return refused or _position(profile_id, movie_id)
 
 
@@ -310,17 +311,14 @@ class WatchedApi(APIView):
             raise ValidationError(
                 {"watched_at": [f"Must not be more than {minutes} minutes ahead of now."]}
             )
-        try:
-            refused = _profile_write(
-                lambda: services.watched_mark(
-                    account_id=_account(request),
-                    profile_id=profile_id,
-                    movie_id=movie_id,
-                    watched_at=watched_at,
-                )
+        refused = _profile_write(
+            lambda: services.watched_mark(
+                account_id=_account(request),
+                profile_id=profile_id,
+                movie_id=movie_id,
+                watched_at=watched_at,
             )
-        except services.NotInCatalog:
-            raise NotFound("No such title in the catalog.") from None
+        )
         return refused or _position(profile_id, movie_id)
 
     @extend_schema(

@@ -108,8 +108,13 @@ async def position_answer(*, profile_id: str, movie_id: str) -> Position:
 async def hot_states(profile_id: str) -> list[PlayState]:
     """The profile's states in the hot layer, or none while Redis is down (the reading is
     then served from the store alone)."""
+    return [state for state, _ in await hot_arrivals(profile_id)]
+
+
+async def hot_arrivals(profile_id: str) -> list[tuple[PlayState, int]]:
+    """`hot_states`, each with when it arrived (`hotlayer.recent_arrivals`)."""
     try:
-        return await hotlayer.recent_states(profile_id)
+        return await hotlayer.recent_arrivals(profile_id)
     except RedisError as error:
         outages.failed("hot layer", error)
         return []
@@ -256,11 +261,7 @@ async def catch_up(*, profile_id: str, since: int, device_id: str) -> list[event
     except StoreUnavailable as error:
         outages.failed("store", error)
         stored = []
-    try:
-        arrivals = await hotlayer.recent_arrivals(profile_id)
-    except RedisError as error:
-        outages.failed("hot layer", error)
-        arrivals = []
+    arrivals = await hot_arrivals(profile_id)
     # Newer than `since`, or arrived after it: a device's late heartbeat (sent once it was
     # back online) that wins with an older time is news too.
     hot = [s for s, arrived in arrivals if s.client_request_time > since or arrived > since]

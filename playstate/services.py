@@ -54,13 +54,18 @@ class Mark:
     at: int | None = None
 
 
+def _after(current: PlayState | None) -> int:
+    """Now, or just after `current` when a device's clock runs ahead of the server's."""
+    return max(now_ms(), 0 if current is None else current.client_request_time + 1)
+
+
 async def _apply(*, account_id: int, profile_id: str, movie_id: str, mark: Mark) -> PlayState:
     """Put a mark in the hot layer (reading the title through first) and schedule its write."""
     duration = (await durations([movie_id])).get(movie_id)
     at = mark.at
     if at is None:
         current, _ = await position_get(profile_id=profile_id, movie_id=movie_id)
-        at = max(now_ms(), 0 if current is None else current.client_request_time + 1)
+        at = _after(current)
     state = PlayState(
         profile_id,
         movie_id,
@@ -124,7 +129,7 @@ async def watched_unmark(*, account_id: int, profile_id: str, movie_id: str) -> 
     current, _ = await position_get(profile_id=profile_id, movie_id=movie_id)
     if current is None:
         return
-    mark = Mark(0, EventType.UNWATCHED, MARK_DEVICE)
+    mark = Mark(0, EventType.UNWATCHED, MARK_DEVICE, _after(current))
     await _apply(account_id=account_id, profile_id=profile_id, movie_id=movie_id, mark=mark)
 
 

@@ -1,22 +1,11 @@
 from __future__ import annotations
 
-from django.urls import path, register_converter
+from django.urls import path
 
-from core.domain import ID_REGEX
-from playstate import api
-
-
-class IdConverter:
-    regex = ID_REGEX
-
-    def to_python(self, value: str) -> str:
-        return value
-
-    def to_url(self, value: str) -> str:
-        return value
-
-
-register_converter(IdConverter, "id")
+from playstate import (
+    api,
+    converters,  # noqa: F401  (registers the `id` converter)
+)
 
 urlpatterns = [
     path("heartbeats", api.HeartbeatCreateApi.as_view(), name="heartbeats"),
