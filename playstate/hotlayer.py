@@ -41,7 +41,7 @@ from __future__ import annotations
 import asyncio
 import random
 import zlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -54,6 +54,7 @@ from redis.crc import key_slot
 
 from core.domain import URGENT_EVENTS, EventType, PlayState, holds_place
 from core.hotsettings import hot_settings
+from core.loops import TurnBatch, per_loop
 from core.redis import hot_client, hot_clustered, hot_command
 from playstate import scripts
 
@@ -331,6 +332,26 @@ async def _announce_and_count(shards: Sequence[Shard], counters: Mapping[str, in
         await pipe.execute()
 
 
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """One request's heartbeats for one slot's script call, as `ingest` was given them."""
+
+    items: Sequence[IngestItem]
+    now_ms: int
+    counters: Mapping[str, int]
+    limits: Limits
+    may_create: bool | Collection[str]
+
+
+# On one Redis, the calls of one turn of a web process's event loop share one script call:
+# the script's fixed cost (its arguments' way in, its tables and functions, EVALSHA itself)
+# was a third of its 90 µs per steady heartbeat (README, "What was cut"). Calls with more
+# heartbeats than MERGE_ITEMS go alone (a batch already shares that cost), and at most
+# MERGE_CALLS calls share one, so that no call holds Redis for long.
+MERGE_ITEMS, MERGE_CALLS = 8, 32
+_merged: dict[asyncio.AbstractEventLoop, TurnBatch[_Call, IngestOutcome]] = {}
+
+
 async def _ingest_slot(
     items: Sequence[IngestItem],
     shard: Shard,
@@ -340,25 +361,53 @@ async def _ingest_slot(
     limits: Limits,
     may_create: bool | Collection[str],
 ) -> IngestOutcome:
-    clustered = shard is not SINGLE
-    create_all = may_create is True
-    creating: Collection[str] = () if isinstance(may_create, bool) else may_create
-    keys: list[str] = list(
-        scripts.IngestKeys(
-            shard.pending,
-            # On a cluster the counters and the account's bucket are in other slots: the
-            # caller handles them, and the script is told to leave these keys alone.
-            shard.pending if clustered else metrics_keys()[0],
-            shard.pending if clustered else account_key(limits.account_id),
-        )
+    call = _Call(items, now_ms, counters, limits, may_create)
+    if shard is SINGLE and len(items) <= MERGE_ITEMS and not hot_settings().hot_wait_replicas:
+        batch = per_loop(_merged, lambda: TurnBatch(_ingest_merged, max_size=MERGE_CALLS))
+        return await batch.submit(call)
+    return (await _ingest_calls([call], shard))[0]
+
+
+async def _ingest_merged(calls: list[_Call]) -> list[IngestOutcome | Exception]:
+    """Calls of one turn as one script call per second of their clocks: they are taken as of
+    the latest of their times (a heartbeat's arrival, its bucket's refill), so calls whose
+    times are further apart (tests that move the clock) keep their own."""
+    by_second: dict[int, list[int]] = defaultdict(list)
+    for i, call in enumerate(calls):
+        by_second[call.now_ms // 1000].append(i)
+    groups = list(by_second.values())
+    results = await asyncio.gather(
+        *(_ingest_calls([calls[i] for i in group], SINGLE) for group in groups),
+        return_exceptions=True,
     )
+    outcomes: list[IngestOutcome | Exception] = [Exception()] * len(calls)
+    for group, result in zip(groups, results, strict=True):
+        if isinstance(result, BaseException):
+            if not isinstance(result, Exception):
+                raise result
+            for i in group:
+                outcomes[i] = result
+        else:
+            for i, outcome in zip(group, result, strict=True):
+                outcomes[i] = outcome
+    return outcomes
+
+
+async def _ingest_calls(calls: Sequence[_Call], shard: Shard) -> list[IngestOutcome]:
+    clustered = shard is not SINGLE
     config = hot_settings()
+    total = sum(len(call.items) for call in calls)
+    # On a cluster the counters and the account's bucket are in other slots: the caller
+    # handles them, and the script is told to leave these keys alone.
+    keys: list[str] = list(
+        scripts.IngestKeys(shard.pending, shard.pending if clustered else metrics_keys()[0])
+    )
     args: list[str | int] = list(
         scripts.IngestArgs(
-            now=now_ms,
+            now=max(call.now_ms for call in calls),
             hot_ttl=config.hot_ttl_seconds,
             event_ttl=config.event_id_ttl_seconds,
-            items=len(items),
+            items=total,
             ignore_start=config.ignore_start_ms,
             versions_ttl=VERSIONS_TTL_SECONDS,
             profile_ceiling=config.hard_limit_profile_per_minute,
@@ -366,32 +415,39 @@ async def _ingest_slot(
             counting=int(not clustered),
         )
     )
-    for s, event_id in items:
-        burst, per_minute = limits.per_profile[s.profile_id]
-        keys += scripts.IngestItemKeys(
-            hot=hot_key(s.profile_id, s.movie_id),
-            event=event_key(s.profile_id, event_id or "-"),
-            recent=recent_key(s.profile_id),
-            limits=limits_key(s.profile_id),
-            versions=versions_key(s.profile_id, s.movie_id),
-        )
-        name = member(s.profile_id, s.movie_id)
-        args += scripts.IngestItemArgs(
-            member=name,
-            due=due_ms(name, now_ms=now_ms, window_ms=config.coalesce_window_ms),
-            movie=s.movie_id,
-            pos=s.position_ms,
-            crt=s.client_request_time,
-            dev=s.device_id,
-            evt=s.event_type,
-            dur="" if s.duration_ms is None else s.duration_ms,
-            sig=int(s.significant),
-            event_id=event_id or "",
-            urgent=int(s.event_type in URGENT_EVENTS),
-            may_create=int(create_all or name in creating),
-            burst=burst,
-            per_minute=per_minute,
-        )
+    counters: Counter[str] = Counter()
+    for call in calls:
+        account = shard.pending if clustered else account_key(call.limits.account_id)
+        create_all = call.may_create is True
+        creating: Collection[str] = () if isinstance(call.may_create, bool) else call.may_create
+        for s, event_id in call.items:
+            burst, per_minute = call.limits.per_profile[s.profile_id]
+            keys += scripts.IngestItemKeys(
+                hot=hot_key(s.profile_id, s.movie_id),
+                event=event_key(s.profile_id, event_id or "-"),
+                recent=recent_key(s.profile_id),
+                limits=limits_key(s.profile_id),
+                versions=versions_key(s.profile_id, s.movie_id),
+                account=account,
+            )
+            name = member(s.profile_id, s.movie_id)
+            args += scripts.IngestItemArgs(
+                member=name,
+                due=due_ms(name, now_ms=call.now_ms, window_ms=config.coalesce_window_ms),
+                movie=s.movie_id,
+                pos=s.position_ms,
+                crt=s.client_request_time,
+                dev=s.device_id,
+                evt=s.event_type,
+                dur="" if s.duration_ms is None else s.duration_ms,
+                sig=int(s.significant),
+                event_id=event_id or "",
+                urgent=int(s.event_type in URGENT_EVENTS),
+                may_create=int(create_all or name in creating),
+                burst=burst,
+                per_minute=per_minute,
+            )
+        counters.update(call.counters)
     for name, amount in counters.items():
         args += [name, amount]
     replicas = config.hot_wait_replicas
@@ -400,12 +456,21 @@ async def _ingest_slot(
             keys, args, replicas=replicas, timeout_ms=config.hot_wait_timeout_ms
         )
         if confirmed < replicas:
-            await count({"heartbeats_unreplicated": len(items)})
+            await count({"heartbeats_unreplicated": total})
     else:
         raw = await scripts.INGEST(keys, args)
-    return IngestOutcome(
-        codes=[int(c) for c in raw[:-2]], nudge=bool(raw[-2]), retry_after_ms=int(raw[-1])
-    )
+    # Per heartbeat its outcome, then whether to nudge a worker, then per heartbeat how long
+    # until it would pass; the nudge goes to the calls that sent a PAUSE, STOP or SEEK.
+    n = (len(raw) - 1) // 2
+    codes, nudge, waits = [int(c) for c in raw[:n]], bool(raw[n]), raw[n + 1 :]
+    outcomes, start = [], 0
+    for call in calls:
+        end = start + len(call.items)
+        urgent = any(item.state.event_type in URGENT_EVENTS for item in call.items)
+        retry_after = max((int(w) for w in waits[start:end]), default=0)
+        outcomes.append(IngestOutcome(codes[start:end], nudge and urgent, retry_after))
+        start = end
+    return outcomes
 
 
 # Titles this process has seen in the cache (applied or stale heartbeats), so their next

@@ -24,7 +24,6 @@ T = TypeVar("T")
 class IngestKeys(NamedTuple):
     pending: str
     metrics: str
-    account_ceiling: str
 
 
 class IngestItemKeys(NamedTuple):
@@ -33,6 +32,7 @@ class IngestItemKeys(NamedTuple):
     recent: str
     limits: str
     versions: str
+    account: str  # its account's ceiling
 
 
 class IngestArgs(NamedTuple):

@@ -3,6 +3,7 @@ pending/inflight sets must never lose an acknowledged state."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import re
 from collections import Counter
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 
 from core.domain import EventType, PlayState, merge
 from playstate import hotlayer, scripts
-from playstate.hotlayer import IngestItem, IngestOutcome
+from playstate.hotlayer import IngestItem, IngestOutcome, Limits
 from tests.cases import Run, unlimited
 
 NOW = 1_700_000_100_000
@@ -358,3 +359,68 @@ def test_a_batch_of_one_titles_heartbeats_reads_and_writes_the_title_once(
     # before it read as many); the recent set and the pending set once each.
     assert _calls(redis_client, "hmget") == 3
     assert _calls(redis_client, "zadd") == 2
+
+
+def test_requests_of_one_turn_share_one_script_call_each_with_its_own_outcome(
+    redis_client: redis.Redis, run: Run
+) -> None:
+    """A web process's heartbeats of one turn of its event loop go to Redis as one script
+    call; each request still gets its own codes, its own wait and its own nudge."""
+    ingest(run, [PlayState("b", "m1", 5_000, NOW, "tv", EventType.HEARTBEAT)])
+    plain = [IngestItem(PlayState("a", "m1", 1_000, NOW, "tv", EventType.HEARTBEAT), None)]
+    late = [IngestItem(PlayState("b", "m1", 4_000, NOW - 10, "tv", EventType.HEARTBEAT), None)]
+    busy = [
+        IngestItem(PlayState("c", f"m{i}", 1_000, NOW + i, "tv", EventType.HEARTBEAT), None)
+        for i in range(2)
+    ]
+    pause = [IngestItem(PlayState("d", "m1", 2_000, NOW, "phone", EventType.PAUSE), None)]
+    limits = Limits(
+        account_id=7, per_profile={"a": (9, 60), "b": (9, 60), "c": (1, 6), "d": (9, 60)}
+    )
+
+    async def together() -> list[IngestOutcome]:
+        calls = [
+            hotlayer.ingest(items, now_ms=NOW, counters={}, limits=limits, may_create=True)
+            for items in (plain, late, busy, pause)
+        ]
+        return list(await asyncio.gather(*calls))
+
+    _reset_stats(redis_client)
+    outcomes = run(together())
+    assert _calls(redis_client, "evalsha") == 1
+    assert [o.codes for o in outcomes] == [
+        [hotlayer.APPLIED],
+        [hotlayer.STALE],
+        [hotlayer.APPLIED, hotlayer.RATE_LIMITED],
+        [hotlayer.APPLIED],
+    ]
+    assert [o.retry_after_ms for o in outcomes] == [0, 0, 10_000, 0]
+    assert [o.nudge for o in outcomes] == [False, False, False, True]
+    assert run(hotlayer.get_state("b", "m1")).position_ms == 5_000
+    assert run(hotlayer.get_state("d", "m1")).event_type == EventType.PAUSE
+
+
+def test_requests_of_one_turn_at_times_seconds_apart_keep_their_own_calls(
+    redis_client: redis.Redis, run: Run
+) -> None:
+    """Merged calls are taken as of the latest of their times, so only calls within one
+    second of the clock share one: a bucket refills by each call's own time (a minute
+    apart, a token a minute: both pass)."""
+    limits = Limits(account_id=7, per_profile={"a": (1, 1)})
+    first = [IngestItem(PlayState("a", "m1", 1_000, NOW, "tv", EventType.HEARTBEAT), None)]
+    later = [IngestItem(PlayState("a", "m2", 1_000, NOW, "tv", EventType.HEARTBEAT), None)]
+
+    async def together() -> list[IngestOutcome]:
+        return list(
+            await asyncio.gather(
+                hotlayer.ingest(
+                    first, now_ms=NOW - 60_000, counters={}, limits=limits, may_create=True
+                ),
+                hotlayer.ingest(later, now_ms=NOW, counters={}, limits=limits, may_create=True),
+            )
+        )
+
+    _reset_stats(redis_client)
+    outcomes = run(together())
+    assert _calls(redis_client, "evalsha") == 2
+    assert [o.codes for o in outcomes] == [[hotlayer.APPLIED], [hotlayer.APPLIED]]

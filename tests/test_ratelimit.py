@@ -3,6 +3,7 @@ hard ceilings; and what the API answers when the limiter refuses."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -94,6 +95,33 @@ def test_the_hard_ceiling_stops_everything(
     settings.PLAYSTATE_HARD_LIMIT_ACCOUNT_PER_MINUTE = 5
     codes = send(run, [P] * 3, at=NOW, profile="q") + send(run, [S] * 3, at=NOW, profile="r")
     assert codes.count(LIMITED) == 1  # one account, five a minute across its profiles
+
+
+def test_an_accounts_ceiling_holds_across_requests_taken_in_one_turn(
+    redis_client: redis.Redis, run: Run, settings: Any
+) -> None:
+    """Requests of one account's profiles that a web process takes in one turn share a
+    script call (hotlayer.ingest): they spend from the account's one bucket all the same."""
+    settings.PLAYSTATE_HARD_LIMIT_ACCOUNT_PER_MINUTE = 2
+    limits = Limits(account_id=1, per_profile=dict.fromkeys(("q", "r", "s"), (10, 60)))
+
+    async def together() -> list[IngestOutcome]:
+        requests = [
+            [IngestItem(PlayState(profile, "m1", 1_000, NOW, "tv", P), None)]
+            for profile in ("q", "r", "s")
+        ]
+        return list(
+            await asyncio.gather(
+                *(
+                    hotlayer.ingest(items, now_ms=NOW, counters={}, limits=limits, may_create=True)
+                    for items in requests
+                )
+            )
+        )
+
+    outcomes = run(together())
+    assert [o.codes for o in outcomes] == [[1], [1], [LIMITED]]
+    assert [o.retry_after_ms > 0 for o in outcomes] == [False, False, True]
 
 
 def test_a_limited_heartbeat_keeps_its_event_id_for_the_retry(

@@ -4,6 +4,8 @@
 -- Token buckets, in the same call: plain heartbeats spend from their profile's bucket;
 -- every heartbeat spends from the hard per-profile and per-account ceilings (on a Redis
 -- Cluster the account's is in another slot: the caller takes it, account_ceiling is 0).
+-- A call may carry the heartbeats of several requests, of any profiles and accounts (on one
+-- Redis, those a web process takes in one turn of its event loop: hotlayer.ingest).
 -- Expiries: a title's hash carries 'exp', when its expiry was last pushed out to, so a
 -- heartbeat renews it (and the profile's recent set with it) about once per tenth of the
 -- ttl, rather than a PTTL or PEXPIRE each time.
@@ -13,13 +15,14 @@
 -- Every heartbeat taken (applied or stale) is also a resume point in the title's versions:
 -- the latest one per device and 10-minute bucket (playstate/versions.py reads them).
 -- Returns per heartbeat 0 duplicate, 1 applied, 2 stale, 3 cold, 4 rate limited; then
--- whether to nudge a worker, and the milliseconds until a limited one would pass.
+-- whether to nudge a worker; then per heartbeat the milliseconds until it would pass (0
+-- unless limited).
 -- (compare.lua and buckets.lua are prepended)
 local now, n = tonumber(ARGV[A.now]), tonumber(ARGV[A.items])
 local hot_ttl, event_ttl = tonumber(ARGV[A.hot_ttl]) * 1000, ARGV[A.event_ttl]
 local threshold, versions_ttl = ARGV[A.ignore_start], tonumber(ARGV[A.versions_ttl]) * 1000
 local hard_profile, hard_account = tonumber(ARGV[A.profile_ceiling]), tonumber(ARGV[A.account_ceiling])
-local out, counts, nudge, wait = {}, {0, 0, 0, 0, 0}, 0, 0
+local out, waits, counts, nudge = {}, {}, {0, 0, 0, 0, 0}, 0
 local pending = KEYS[K.pending]
 local URGENT_AHEAD_MS = 365 * 86400000
 local HOUR_MS = 3600000
@@ -144,12 +147,6 @@ local function save_titles()
   end
 end
 
-local account
-if hard_account > 0 then
-  -- Kept at least until it would be full again (a minute; an expired bucket is a full one).
-  account = bucket_hash(KEYS[K.account_ceiling], 2 * HOUR_MS, ACCOUNT_FIELDS)
-end
-
 for i = 0, n - 1 do
   local k, a = K_N + i * KI_N + 1, A_N + i * AI_N + 1
   local hot, recent = KEYS[k + KI.hot], KEYS[k + KI.recent]
@@ -157,7 +154,7 @@ for i = 0, n - 1 do
   local evt, dur, sig = ARGV[a + AI.evt], ARGV[a + AI.dur], ARGV[a + AI.sig]
   local urgent = ARGV[a + AI.urgent] == '1'
   local title = title_state(hot)
-  local code
+  local code, wait = nil, 0
   if ARGV[a + AI.may_create] == '0' and not title[2] then
     -- Cold title: the caller reads the store through first, so a late heartbeat cannot
     -- put a state older than the stored one into the cache.
@@ -165,14 +162,17 @@ for i = 0, n - 1 do
   else
     local burst, per_minute = tonumber(ARGV[a + AI.burst]), tonumber(ARGV[a + AI.per_minute])
     local limits = bucket_hash(KEYS[k + KI.limits], math.max(2 * HOUR_MS, math.ceil(burst * 60000 / per_minute) + 60000), PROFILE_FIELDS)
-    local given, short = 1, 0
+    local given, short, account = 1, 0, nil
+    if hard_account > 0 then
+      -- Kept at least until it would be full again (a minute; an expired bucket is a full one).
+      account = bucket_hash(KEYS[k + KI.account], 2 * HOUR_MS, ACCOUNT_FIELDS)
+    end
     if not urgent then given, short = spend(limits, 'b', burst, per_minute, 1, now) end
     if given == 1 then given, short = spend(limits, 'c', hard_profile, hard_profile, 1, now) end
     if given == 1 and account then given, short = spend(account, 'c', hard_account, hard_account, 1, now) end
     tally(limits, given == 0)
     if given == 0 then
-      code = 4
-      wait = math.max(wait, short)
+      code, wait = 4, short
     elseif ARGV[a + AI.event_id] ~= '' and not redis.call('SET', KEYS[k + KI.event], '1', 'NX', 'EX', event_ttl) then
       code = 0
     else
@@ -197,7 +197,7 @@ for i = 0, n - 1 do
       remember(KEYS[k + KI.versions], crt, pos, dev, evt)
     end
   end
-  out[i + 1] = code
+  out[i + 1], waits[i + 1] = code, wait
   counts[code + 1] = counts[code + 1] + 1
 end
 save_titles()
@@ -215,5 +215,5 @@ if ARGV[A.counting] == '1' then
   for j = A_N + n * AI_N + 1, #ARGV, 2 do add(ARGV[j], ARGV[j + 1]) end
 end
 out[n + 1] = nudge
-out[n + 2] = wait
+for i = 1, n do out[n + 1 + i] = waits[i] end
 return out
