@@ -60,8 +60,11 @@ def bearer_token(header: str | None) -> str | None:
 
 
 def _load_many(key_hashes: set[str]) -> dict[str, Principal | None]:
+    # A deactivated account's tokens stop working with it, as its password does.
     accounts = dict(
-        ApiToken.objects.filter(key_hash__in=key_hashes).values_list("key_hash", "account_id")
+        ApiToken.objects.filter(key_hash__in=key_hashes, account__is_active=True).values_list(
+            "key_hash", "account_id"
+        )
     )
     profiles: dict[int, set[str]] = {account_id: set() for account_id in accounts.values()}
     for account_id, profile_id in Profile.objects.filter(account_id__in=profiles).values_list(

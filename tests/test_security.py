@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 import redis
+from django.contrib.auth import get_user_model
 
 from accounts.models import ApiToken, hash_token
 from config.asgi import build
@@ -226,6 +227,26 @@ async def test_a_revoked_token_is_refused_on_every_endpoint_once_reloaded(
     url, auth = f"/api/v1/profiles/alice-tv/{path}", {"Authorization": f"Bearer {alice}"}
     assert (await http.get(url, headers=auth)).status_code == 200
     await ApiToken.objects.filter(key_hash=hash_token(alice)).adelete()
+    statuses = []
+    for _ in range(60):  # answered from the cache while the reload runs (half a second)
+        statuses.append((await http.get(url, headers=auth)).status_code)
+        if statuses[-1] != 200:
+            break
+        await asyncio.sleep(0.05)
+    assert statuses[-1] == 401, statuses
+
+
+@pytest.mark.parametrize("path", ["positions/m1", "history"])
+async def test_a_deactivated_accounts_token_is_refused_once_reloaded(
+    http: httpx.AsyncClient, alice: str, settings: Any, path: str
+) -> None:
+    """Support deactivates an account (the admin's "active" box): its tokens stop working
+    as its password does, on the fast path and Django's views alike."""
+    settings.PLAYSTATE_AUTH_CACHE_SECONDS = 0  # every entry is past its time at once
+    url, auth = f"/api/v1/profiles/alice-tv/{path}", {"Authorization": f"Bearer {alice}"}
+    assert (await http.get(url, headers=auth)).status_code == 200
+    token = await ApiToken.objects.aget(key_hash=hash_token(alice))
+    await get_user_model().objects.filter(pk=token.account_id).aupdate(is_active=False)
     statuses = []
     for _ in range(60):  # answered from the cache while the reload runs (half a second)
         statuses.append((await http.get(url, headers=auth)).status_code)
