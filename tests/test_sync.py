@@ -89,6 +89,16 @@ async def test_a_socket_without_a_token_is_closed_4401(
     assert await closed_with(await connect("profile_id=alice-tv&device_id=tv&token=forged")) == 4401
 
 
+@pytest.mark.parametrize("path", ["/ws/v1/other", "/ws/v1/sync/", "/", "/api/v1/heartbeats"])
+async def test_a_socket_on_another_path_is_refused_at_the_handshake(
+    alice: str, path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    communicator = WebsocketCommunicator(application, f"{path}?profile_id=alice-tv&token={alice}")
+    connected, _ = await communicator.connect()
+    assert not connected
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
 async def test_someone_elses_profile_is_closed_4403(
     redis_client: redis.Redis, alice: str, bob: str
 ) -> None:
