@@ -18,7 +18,7 @@ async def refuse(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCalla
 
 websocket_application = URLRouter(
     [
-        path("ws/v1/sync", SyncConsumer.as_asgi()),  # (re_path is typed for views)
-        re_path(r"", cast("Any", refuse)),
+        path("ws/v1/sync", SyncConsumer.as_asgi()),
+        re_path(r"", cast("Any", refuse)),  # (re_path is typed for views)
     ]
 )
