@@ -256,6 +256,16 @@ async def test_a_deactivated_accounts_token_is_refused_once_reloaded(
     assert statuses[-1] == 401, statuses
 
 
+@pytest.mark.parametrize("version", ["%00", "%0d%0aX-Injected:%201", "9.9"])
+async def test_the_schemas_version_is_not_taken_from_the_query(
+    http: httpx.AsyncClient, version: str
+) -> None:
+    answer = await http.get(f"/api/schema/?format=json&version={version}")
+    assert answer.status_code == 200
+    assert answer.json()["info"]["version"] == "1.0.0"
+    assert "x-injected" not in answer.headers
+
+
 async def test_the_probes_answer_any_host_over_plain_http(
     redis_client: redis.Redis, settings: Any
 ) -> None:
