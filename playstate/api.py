@@ -304,7 +304,7 @@ class WatchedApi(APIView):
         extensions={OPTIONAL_BODY: True},
     )
     def put(self, request: Request, profile_id: str, movie_id: str) -> Response:
-        body = parse(WatchedRequest, request.data or {})
+        body = parse(WatchedRequest, request.data)  # (no body: an empty one)
         watched_at = None if body.watched_at is None else to_millis(body.watched_at)
         if watched_at is not None and watched_at > now_ms() + settings.PLAYSTATE_MAX_CLOCK_SKEW_MS:
             minutes = settings.PLAYSTATE_MAX_CLOCK_SKEW_MS // 60_000

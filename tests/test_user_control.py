@@ -188,6 +188,10 @@ async def test_watched_refuses_what_it_cannot_mark(
         await call(api, alice, "PUT", "watched/film", {"watched_at": "yesterday"})
     ).status_code == 400
     assert (await call(api, alice, "PUT", "watched/not-in-catalog")).status_code == 404
+    for body in (b"null", b"[]", b"false", b"0", b'""'):  # JSON, but no object
+        headers = {"Authorization": f"Bearer {alice}", "Content-Type": "application/json"}
+        answer = await api.put(f"{P}/watched/film", content=body, headers=headers)
+        assert answer.status_code == 400, body
     assert (await resume(api, alice))["client_request_time"] is None
     marked = await call(api, alice, "PUT", "watched/film")  # no body: now
     assert (marked.status_code, marked.json()["completed"]) == (200, True)
