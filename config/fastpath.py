@@ -106,7 +106,7 @@ async def _read_body(receive: Receive) -> bytes | None:
 
 
 async def _heartbeats(scope: Scope, receive: Receive, answer: _Response) -> None:
-    content_type = (header(scope, b"content-type") or "").split(";")[0].strip()
+    content_type = (header(scope, b"content-type") or "").split(";")[0].strip().lower()
     if content_type != "application/json":
         detail = f'Unsupported media type "{content_type}" in request.'
         await answer(415, orjson.dumps({"detail": detail}))

@@ -11,6 +11,7 @@ from collections import Counter
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 import redis
 from channels.db import database_sync_to_async
@@ -128,6 +129,18 @@ async def test_it_refuses_a_form(api: httpx.AsyncClient, alice: str) -> None:
         HEARTBEATS, data={"a": "b"}, headers={"Authorization": f"Bearer {alice}"}
     )
     assert response.status_code == 415
+
+
+@pytest.mark.parametrize("media_type", ["Application/JSON", "application/json; charset=UTF-8"])
+async def test_it_takes_the_json_media_type_in_any_case(
+    api: httpx.AsyncClient, alice: str, movie: Movie, media_type: str
+) -> None:
+    response = await api.post(
+        HEARTBEATS,
+        content=orjson.dumps(heartbeat()),
+        headers={"Authorization": f"Bearer {alice}", "Content-Type": media_type},
+    )
+    assert response.status_code == 202
 
 
 async def test_it_reports_each_item_of_a_batch(
