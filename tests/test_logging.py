@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+import redis
 
 from ops.logging import RedactTokens, redact
 from tests.stack import ROOT, RedisServer
@@ -56,7 +57,13 @@ def test_beat_says_once_a_minute_that_the_broker_is_down_not_every_tick(tmp_path
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
         try:
-            time.sleep(4)  # beat is up and has sent its first flushes
+            # Beat is up and has sent its first flushes (no worker takes them): on a busy
+            # machine that takes longer than the few seconds it takes on a quiet one.
+            broker = redis.Redis.from_url(redis_server.url)
+            deadline = time.monotonic() + 60
+            while not broker.llen("celery") and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert broker.llen("celery"), log.read_text()
             redis_server.kill()
             time.sleep(6)  # a flush is due every second
         finally:
