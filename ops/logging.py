@@ -9,7 +9,10 @@ import time
 
 # A socket may carry its token in the query string (browsers cannot set headers), and the
 # server logs each socket's path with it.
-_TOKEN = re.compile(r"(?i)((?:^|[?&;\s])token=)[^&;\s\"']+")
+# The name as a query string may spell it: any of its letters percent-encoded ("%74oken"
+# is "token" to the server's parser).
+_NAME = "".join(f"(?:{c}|%{ord(c):02x}|%{ord(c.upper()):02x})" for c in "token")
+_TOKEN = re.compile(rf"(?i)((?:^|[?&;\s]){_NAME}=)[^&;\s\"']+")
 
 
 def redact(text: str) -> str:

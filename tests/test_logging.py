@@ -26,6 +26,8 @@ from tests.stack import ROOT, RedisServer
             '"WebSocket /ws/v1/sync?token=[redacted]" [accepted]',
         ),
         ("/x?Token=abc", "/x?Token=[redacted]"),
+        ("/x?a=1&%74oken=abc", "/x?a=1&%74oken=[redacted]"),
+        ("/x?%54%6F%6b%65%6e=abc", "/x?%54%6F%6b%65%6e=[redacted]"),
         ("/x?mytoken=abc", "/x?mytoken=abc"),
         ("nothing here", "nothing here"),
     ],
