@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -279,3 +280,13 @@ async def test_the_probes_answer_any_host_over_plain_http(
             answer = await http.get(path, headers={"Host": "10.0.0.7:8000"})
             assert (answer.status_code, answer.json()["status"]) == (200, "ok"), path
         assert (await http.get("/api/schema/", headers={"Host": "10.0.0.7"})).status_code == 400
+
+
+def test_a_generated_secret_key_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
+    env["PLAYSTATE_DATA_DIR"] = str(tmp_path)
+    subprocess.run([sys.executable, "-c", "import config.settings"], env=env, check=True)
+    key = tmp_path / "secret_key"
+    assert len(key.read_text().strip()) >= 50
+    assert key.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["secret_key"]
