@@ -4,6 +4,10 @@ processes alive this way, so a crashed Cassandra node, worker or Redis comes bac
 others go on serving (honcho, which prefixes every process's output, would otherwise stop
 them all when one exits). SIGINT or SIGTERM stops the command and this wrapper.
 
+The command runs in a process group of its own, and whatever is left of that group when it
+exits is killed before it starts again: a web server killed under its worker processes left
+them holding the port, and every new one failed ("Address already in use").
+
     python scripts/respawn.py COMMAND [ARG...]
 
 Standard library only.
@@ -11,6 +15,8 @@ Standard library only.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -40,8 +46,9 @@ def main(argv: list[str]) -> int:
     delay = FIRST_DELAY
     while True:
         started = time.monotonic()
-        child = subprocess.Popen(argv)
+        child = subprocess.Popen(argv, process_group=0)
         code = child.wait()
+        _kill_group(child.pid)
         if stopping:
             return code
         delay = FIRST_DELAY if time.monotonic() - started > STABLE_SECONDS else delay
@@ -53,6 +60,11 @@ def main(argv: list[str]) -> int:
         if stopping:
             return code
         delay = min(delay * 2, MAX_DELAY)
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # nothing was left
+        os.killpg(pgid, signal.SIGKILL)
 
 
 if __name__ == "__main__":
