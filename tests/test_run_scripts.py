@@ -1,8 +1,10 @@
-"""scripts/respawn.py, which keeps each of `make run`'s processes alive."""
+"""The scripts `make run` runs its stack with: respawn.py keeps each process alive, ports.py
+checks first that its ports are free."""
 
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -45,3 +47,24 @@ def test_what_a_dead_command_left_running_is_killed_before_it_starts_again(
         wrapper.wait(10)
     for pid in pids.read_text().split():
         assert not alive(int(pid))
+
+
+def test_make_run_refuses_a_port_another_stack_listens_on() -> None:
+    """A second stack on the first one's embedded Redis port said it was ready, and served
+    from the first one's Redis: its data, its workers."""
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        check = [sys.executable, "scripts/ports.py", "PORT=127.0.0.1:1"]
+        busy = subprocess.run(
+            [*check, f"EMBEDDED_REDIS_PORT=127.0.0.1:{port}"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+    assert busy.returncode == 1
+    assert f"EMBEDDED_REDIS_PORT (127.0.0.1:{port})" in busy.stderr
+    assert "PORT (" not in busy.stderr.replace("REDIS_PORT (", "")
+    free = subprocess.run([*check, f"EMBEDDED_REDIS_PORT=127.0.0.1:{port}"], cwd=ROOT)
+    assert free.returncode == 0
