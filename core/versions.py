@@ -1,6 +1,7 @@
 """A title's resume points: where it stood at the end of each viewing session, per device.
 
-The hot layer keeps the latest heartbeat of every device and 10-minute bucket; this module
+The hot layer keeps the latest heartbeat of every device, 10 minutes of client time and 10
+minutes of position (a start over keeps the place it left); this module
 turns those into the list a person chooses from ("Resume from 20:00 on the phone, or 0:03 on
 the TV?"). Pure functions: any order of the same points gives the same list.
 """

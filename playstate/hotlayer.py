@@ -9,8 +9,9 @@ single Redis and on a cluster alike (profile and movie ids cannot contain '/', '
                                      winning heartbeat (sig: it holds the place), the hidings,
                                      and how far its expiry was last pushed out
 - `v1:recent:{profile}`              zset movie → crt: the profile's titles in the hot layer
-- `v1:versions:{profile}:movie`      hash "device|10-minute bucket" → "crt|pos|evt": resume
-                                     points, kept 30 days (core/versions.py)
+- `v1:versions:{profile}:movie`      hash "device|10 minutes of time|10 minutes of position"
+                                     → "crt|pos|evt": resume points, kept 30 days
+                                     (core/versions.py)
 - `v1:removals:{profile}`            zset movie → when it was hidden, for `since=` catch-ups
 - `v1:evt:{profile}:event_id`        seen event ids (idempotent retries)
 - `v1:rl:{profile}`                 hash: the profile's token buckets (plain heartbeats, hard

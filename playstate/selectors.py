@@ -344,7 +344,7 @@ def _points(raw: dict[str, str]) -> list[Point]:
     """A title's resume points as the hot layer keeps them (hotlayer.versions_key)."""
     points = []
     for field, value in raw.items():
-        device_id, _, _bucket = field.rpartition("|")
+        device_id = field.split("|", 1)[0]  # then its buckets: of time, of position
         crt, position, event = value.split("|", 2)
         points.append(Point(int(crt), int(position), device_id, EventType(event)))
     return points

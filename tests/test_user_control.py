@@ -94,6 +94,28 @@ async def test_a_failed_start_on_the_tv_leaves_the_phones_place(
     ]
 
 
+async def test_starting_over_on_one_device_keeps_the_place_it_left(
+    api: httpx.AsyncClient, alice: str, film: Movie
+) -> None:
+    """Paused at 20:00 on the phone, then started over there and paused at 0:03, all within
+    a minute: both are resume points ("no way back" kept only the last of ten minutes)."""
+    t = now_s()
+    for position, at, event in ((1_200_000, 120, "PAUSE"), (0, 60, "START"), (3_000, 57, "PAUSE")):
+        await send(
+            api,
+            alice,
+            video_timestamp_ms=position,
+            client_request_time=t - at,
+            device_id="phone",
+            event_type=event,
+        )
+    versions = (await call(api, alice, "GET", "positions/film/versions")).json()["results"]
+    assert [(v["position_ms"], v["event_type"]) for v in versions] == [
+        (3_000, "PAUSE"),
+        (1_200_000, "PAUSE"),
+    ]
+
+
 async def test_watching_from_the_start_past_the_threshold_moves_the_place(
     api: httpx.AsyncClient, alice: str, film: Movie
 ) -> None:

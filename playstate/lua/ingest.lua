@@ -42,15 +42,17 @@ local function tally(limits, limited)
   if limited then set(limits, 'l', (limits.l or 0) + 1) end
 end
 
--- Keep the latest point (by client time, then position, then event) of each device and
--- bucket; past MAX_VERSIONS buckets, drop the oldest down to KEEP_VERSIONS. The key lives
+-- Keep the latest point (by client time, then position, then event) of each device, bucket
+-- of client time and bucket of position: a start over, or a seek back, within ten minutes
+-- keeps the place it left beside the new one (a jump within ten minutes of the title does
+-- not). Past MAX_VERSIONS points, drop the oldest down to KEEP_VERSIONS. The key lives
 -- versions_ttl past its newest bucket's end. As the titles' states, the points a call meets
 -- are read once and written once, after the loop: a batch of one device's buffered heartbeats
 -- mostly lands in one or two buckets, two commands each, not two per heartbeat.
 local MAX_VERSIONS, KEEP_VERSIONS, BUCKET_MS = 64, 48, 600000
 local versions = {}
 local function remember(key, crt, pos, dev, evt)
-  local field = dev .. '|' .. math.floor(tonumber(crt) / BUCKET_MS)
+  local field = dev .. '|' .. math.floor(tonumber(crt) / BUCKET_MS) .. '|' .. math.floor(tonumber(pos) / BUCKET_MS)
   local points = versions[key]
   if not points then
     points = {}
