@@ -262,6 +262,71 @@ def test_the_phone_offers_the_saved_place_and_play_then_pause_keeps_it(
     assert running.position("saved-film")["position_ms"] >= 540_000
 
 
+def test_the_phone_takes_the_place_another_device_left_before_it_plays(
+    running: Running, browser: Browser
+) -> None:
+    """The TV restored 11:00 while the phone showed 13:02: pressing Play on the phone sent
+    13:02 and undid the restore."""
+    phone = browser.new_page()
+    phone.goto(page_url(running, "phone", device_id="phone-r", movie_id="remote-film"))
+    phone.wait_for_timeout(1_500)  # its socket is open
+    paused = heartbeat(movie_id="remote-film", video_timestamp_ms=420_000, device_id="tv",
+                       event_type="PAUSE")  # fmt: skip
+    assert running.post(running.alice, paused).status_code == 202
+    expect(phone.locator("#resume")).to_have_text("Resume at 7:00 (tv)", timeout=10_000)
+    expect(phone.locator("#position")).to_have_text("7:00")
+    phone.click("#resume")
+    phone.wait_for_timeout(1_500)
+    phone.click("#pause")
+    expect(phone.locator("#queue")).to_contain_text("nothing waiting")
+    assert running.position("remote-film")["position_ms"] >= 420_000
+
+
+def test_the_phone_says_what_the_service_refused_and_stops_at_the_end(
+    running: Running, browser: Browser
+) -> None:
+    catalog = running.stack.directory / "short.csv"
+    catalog.write_text("movie_id,title,duration_ms\nshort-film,Short Film,60000\n")
+    running.stack.manage("import_catalog", str(catalog))
+    phone = browser.new_page()
+    phone.goto(page_url(running, "phone", device_id="phone-e", movie_id="short-film",
+                        position_ms=45_000))  # fmt: skip
+    expect(phone.locator("#duration")).to_have_text("/ 1:00", timeout=10_000)
+    phone.click("#play")
+    phone.click("#forward")  # past the end: the player stops there
+    expect(phone.locator("#position")).to_have_text("1:00")
+    expect(phone.locator("#queue")).to_contain_text("nothing waiting (2 sent)", timeout=10_000)
+    stopped = running.position("short-film")  # at the end: watched, resumes from the start
+    assert (stopped["completed"], stopped["event_type"]) == (True, "STOP")
+
+    # Bob's profile with Alice's token: refused, said so, and not sent again and again.
+    foreign = browser.new_page()
+    foreign.goto(page_url(running, "phone", device_id="phone-f", movie_id="short-film",
+                          profile_id="bob-phone", position_ms=1_000))  # fmt: skip
+    foreign.click("#pause")
+    status = foreign.locator("#status")
+    expect(status).to_contain_text("sent 0, refused 1: ", timeout=10_000)
+    expect(status).to_contain_text("This profile does not belong to your account.")
+    expect(foreign.locator("#queue")).to_have_text("nothing waiting (0 sent)")
+
+
+def test_what_the_phone_kept_offline_is_sent_after_a_reload(
+    running: Running, browser: Browser
+) -> None:
+    phone = browser.new_page()
+    url = page_url(running, "phone", device_id="phone-o", movie_id="offline-film",
+                   position_ms=600_000)  # fmt: skip
+    phone.goto(url)
+    phone.check("#offline")
+    phone.click("#forward")
+    phone.click("#pause")
+    expect(phone.locator("#queue")).to_contain_text("2 heartbeat(s) waiting")
+    phone.goto(url)  # a reload, back online
+    expect(phone.locator("#queue")).to_contain_text("nothing waiting (2 sent)", timeout=10_000)
+    kept = running.position("offline-film")
+    assert (kept["position_ms"], kept["event_type"]) == (630_000, "PAUSE")
+
+
 def test_the_tv_row_is_cards_with_titles_progress_device_and_time(
     running: Running, browser: Browser
 ) -> None:

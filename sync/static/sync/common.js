@@ -13,6 +13,37 @@ const demo = {
   status(text) {
     document.getElementById("status").textContent = text;
   },
+  // The profile's socket, opened again after a break: after 1 s, then 2, 4… up to 30 s while
+  // it keeps closing soon after it opened (Redis down: accepted, then closed with 1013), so a
+  // page does not knock every second. `handlers.since()`, if given, is where a reconnect
+  // catches up from.
+  listen(handlers) {
+    let delay = 1000, openedAt = 0, again = false;
+    const open = () => {
+      const scheme = location.protocol === "https:" ? "wss" : "ws";
+      const query = new URLSearchParams({ profile_id: this.profileId, device_id: this.deviceId, token: this.token });
+      if (handlers.since) query.set("since", String(handlers.since()));
+      const socket = new WebSocket(`${scheme}://${location.host}/ws/v1/sync?${query}`);
+      socket.onopen = () => {
+        openedAt = Date.now();
+        handlers.onOpen(again);
+      };
+      socket.onmessage = (event) => handlers.onMessage(JSON.parse(event.data));
+      socket.onclose = (event) => {
+        if ([4400, 4401, 4403].includes(event.code)) {
+          this.status(`refused (${event.code}): check the token and profile`);
+          return;
+        }
+        if (openedAt && Date.now() - openedAt > 10000) delay = 1000; // it was up: a break
+        openedAt = 0;
+        again = true;
+        this.status(`reconnecting in ${delay / 1000} s…`);
+        setTimeout(open, delay);
+        delay = Math.min(delay * 2, 30000);
+      };
+    };
+    open();
+  },
   clock(ms) {
     const s = Math.floor(ms / 1000);
     const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = String(s % 60).padStart(2, "0");

@@ -5,7 +5,6 @@
 
 const heard = new Map(); // movie_id -> {event_type, position_ms} from the latest push
 let lastSeen = 0; // greatest client_request_time received: where a reconnect catches up from
-let reconnecting = false;
 let pending = null;
 
 function item(list, movieId) {
@@ -133,28 +132,14 @@ function apply(message) {
   pending = setTimeout(load, 100); // a burst of messages, one read
 }
 
-function listen() {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const query = new URLSearchParams({
-    profile_id: demo.profileId, device_id: demo.deviceId, token: demo.token, since: String(lastSeen),
-  });
-  const socket = new WebSocket(`${scheme}://${location.host}/ws/v1/sync?${query}`);
-  socket.onopen = () => {
-    demo.status(`live as ${demo.deviceId}`);
-    // Back after a break: the row again too (the catch-up follows client times; README).
-    if (reconnecting) load();
-  };
-  socket.onmessage = (event) => apply(JSON.parse(event.data));
-  socket.onclose = (event) => {
-    if (event.code === 4401 || event.code === 4403) {
-      demo.status(`refused (${event.code}): check the token and profile`);
-      return;
-    }
-    demo.status("reconnecting…");
-    reconnecting = true;
-    setTimeout(listen, 1000);
-  };
-}
-
 document.getElementById("profile").textContent = demo.profileId;
-if (demo.token) load().then(listen);
+if (demo.token) {
+  load().then(() => demo.listen({
+    since: () => lastSeen,
+    onMessage: apply,
+    onOpen: (again) => {
+      demo.status(`live as ${demo.deviceId}`);
+      if (again) load(); // back after a break: the rows again too (the catch-up follows client times; README)
+    },
+  }));
+}
