@@ -9,6 +9,7 @@ so a profile attached a moment ago works at once.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -17,9 +18,11 @@ from typing import TYPE_CHECKING
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.db import DatabaseError
 from rest_framework import authentication, exceptions, permissions
 
 from accounts.models import ApiToken, Profile, hash_token
+from core.outages import OutageLog
 from core.refresh import BackgroundRefresh, stale_at
 
 if TYPE_CHECKING:
@@ -32,6 +35,8 @@ INVALID = "Invalid token."
 NOT_YOURS = "This profile does not belong to your account."
 REFRESH_AFTER_SECONDS = 1.0
 MAX_ENTRIES = 100_000
+logger = logging.getLogger(__name__)
+outages = OutageLog(logger, "tokens met before act as last read; others are answered 503")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,12 +119,25 @@ def _remember(key_hash: str, principal: Principal | None) -> None:
     _cache[key_hash] = (principal, stale_at(settings.PLAYSTATE_AUTH_CACHE_SECONDS))
 
 
+class AuthUnavailable(Exception):
+    """A token this process has not met, while the database does not answer: HTTP 503 (the
+    resume read answers "play from the start", which tells nothing)."""
+
+
 async def principal_for_token(token: str, *, profile_ids: Collection[str] = ()) -> Principal | None:
-    """The account behind a token; `profile_ids` are the profiles the caller is about to use."""
+    """The account behind a token; `profile_ids` are the profiles the caller is about to use.
+    While the database does not answer, a token met before acts as it was last read."""
     key_hash = hash_token(token)
     if cached := _cached(key_hash, profile_ids):
         return cached
-    loaded: dict[str, Principal | None] = await database_sync_to_async(_load_many)({key_hash})
+    try:
+        loaded: dict[str, Principal | None] = await database_sync_to_async(_load_many)({key_hash})
+    except DatabaseError as error:
+        outages.failed("database", error)
+        if entry := _cache.get(key_hash):
+            return entry[0]
+        raise AuthUnavailable(str(error)) from error
+    outages.answered("database")
     principal = loaded[key_hash]
     _remember(key_hash, principal)
     return principal
@@ -149,6 +167,13 @@ def clear_cache() -> None:
     _refresh.clear()
 
 
+class Unavailable(exceptions.APIException):
+    status_code = 503
+    default_detail = "The service cannot check credentials right now; retry shortly."
+    default_code = "unavailable"
+    wait = 1  # DRF's handler sends it as Retry-After
+
+
 class BearerTokenAuthentication(authentication.BaseAuthentication):
     """DRF's side of `authenticate`: the views' `request.user` is the Principal."""
 
@@ -163,6 +188,8 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             )
         except Unauthenticated as error:
             raise exceptions.AuthenticationFailed(error.detail) from None
+        except AuthUnavailable:
+            raise Unavailable from None
         return principal, None
 
     def authenticate_header(self, request: Request) -> str:

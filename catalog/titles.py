@@ -20,6 +20,7 @@ from django.db import DatabaseError
 from catalog.models import Movie
 from core.loops import detached_task
 from core.memory import freeze_loaded
+from core.outages import OutageLog
 from core.refresh import BackgroundRefresh, stale_at
 from core.series import Title
 
@@ -27,6 +28,7 @@ from core.series import Title
 MAX_ENTRIES = 100_000
 V = TypeVar("V")
 logger = logging.getLogger(__name__)
+outages = OutageLog(logger, "titles this process has not met go without the catalog's details")
 
 
 class _Cache(dict[str, tuple[V, float]]):
@@ -34,9 +36,9 @@ class _Cache(dict[str, tuple[V, float]]):
     `PLAYSTATE_CATALOG_CACHE_SECONDS`; an entry past that time is answered from while a
     background task reloads it."""
 
-    def __init__(self, load: Callable[[set[str]], dict[str, V]]) -> None:
+    def __init__(self, load: Callable[[set[str]], dict[str, V]], unknown: V) -> None:
         super().__init__()
-        self._load = load
+        self._load, self._unknown = load, unknown
         self._refresh = BackgroundRefresh(self._reload)
 
     def fresh(self, keys: Iterable[str]) -> tuple[dict[str, V], set[str], set[str]]:
@@ -63,11 +65,20 @@ class _Cache(dict[str, tuple[V, float]]):
             self[key] = (value, stale_at(seconds))
 
     async def get_many(self, keys: Collection[str]) -> dict[str, V]:
-        """Each key's value: cached, or loaded now if this process never met the key."""
+        """Each key's value: cached, or loaded now if this process never met the key. While
+        the database does not answer, such a key is unknown (and asked for again next time):
+        a heartbeat goes without a duration to check, a resume read without a title, rather
+        than failing."""
         found, missing, stale = self.fresh(keys)
         self._refresh.add(stale)
         if missing:
-            loaded: dict[str, V] = await database_sync_to_async(self._load)(missing)
+            try:
+                loaded: dict[str, V] = await database_sync_to_async(self._load)(missing)
+            except DatabaseError as error:
+                outages.failed("catalog's database", error)
+                found.update(dict.fromkeys(missing, self._unknown))
+                return found
+            outages.answered("catalog's database")
             self.keep(loaded)
             found.update(loaded)
         return found
@@ -106,8 +117,8 @@ def _load_series(series_ids: set[str]) -> dict[str, tuple[Title, ...]]:
     return {series_id: tuple(titles) for series_id, titles in episodes.items()}
 
 
-_titles: _Cache[Title | None] = _Cache(_load_titles)
-_series: _Cache[tuple[Title, ...]] = _Cache(_load_series)
+_titles: _Cache[Title | None] = _Cache(_load_titles, None)
+_series: _Cache[tuple[Title, ...]] = _Cache(_load_series, ())
 
 
 def _load_catalog() -> dict[str, Title | None]:

@@ -25,13 +25,13 @@ from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 from pydantic import BaseModel
 
-from accounts.auth import NOT_YOURS, Unauthenticated, authenticate
+from accounts.auth import NOT_YOURS, AuthUnavailable, Unauthenticated, authenticate
 from config.guard import ASGIApp, Receive, Scope, Send, header, respond
 from core.domain import ID_REGEX
 from ops.views import HEALTHY, readiness
 from playstate.ingest import heartbeats_ingest
 from playstate.schemas import ApiResult, bad_request, forbidden, unauthorized
-from playstate.selectors import position_answer
+from playstate.selectors import nothing_known, position_answer
 
 HEARTBEATS = "/api/v1/heartbeats"
 HEALTHZ = "/healthz"
@@ -128,6 +128,10 @@ async def _position(scope: Scope, answer: _Response, profile_id: str, movie_id: 
         principal = await authenticate(header(scope, b"authorization"), profile_ids=[profile_id])
     except Unauthenticated as error:
         await answer.result(unauthorized(error.detail))
+        return
+    except AuthUnavailable:
+        # Never an error that blocks playback: play from the start, which tells nothing.
+        await answer(200, _json(nothing_known(profile_id=profile_id, movie_id=movie_id)))
         return
     if profile_id not in principal.profile_ids:
         await answer.result(forbidden(NOT_YOURS))

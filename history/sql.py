@@ -139,7 +139,9 @@ class SqlStore(HistoryStore):
                 s.hidden_before,
                 s.forgotten_before,
             )
-            for s in states
+            # In one order (the rows' keys): two workers writing overlapping titles take
+            # their row locks in the same order, where any order could deadlock on PostgreSQL.
+            for s in sorted(states, key=lambda s: (s.profile_id, s.movie_id))
         ]
         connection = connections[self.using]
         sql = _upsert_sql(LiveVH._meta.db_table, connection.vendor)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
-from accounts.auth import NOT_YOURS, Principal, Unauthenticated, authenticate
+from accounts.auth import NOT_YOURS, AuthUnavailable, Principal, Unauthenticated, authenticate
 from catalog.titles import durations, titles
 from core.clock import now_ms
 from core.domain import URGENT_EVENTS, EventType, PlayState, to_millis
@@ -43,7 +43,12 @@ from playstate.tasks import flush_pending_task
 
 logger = logging.getLogger(__name__)
 
-CANNOT_TAKE = "The service cannot take heartbeats right now; retry shortly."
+# Not "refused": a Redis that stalled may still run a script the service stopped waiting for.
+# Sent again, a heartbeat changes nothing it already changed.
+CANNOT_TAKE = (
+    "The service could not take or confirm these heartbeats right now; send them again"
+    " shortly (a repeat changes nothing)."
+)
 outages = OutageLog(logger, "heartbeats are answered 503 until it is back")
 
 
@@ -246,6 +251,8 @@ async def heartbeats_ingest(*, authorization: str | None, payload: object) -> Ap
         )
     except Unauthenticated as error:
         return unauthorized(error.detail)
+    except AuthUnavailable:
+        return unavailable(CANNOT_TAKE)
     if isinstance(plan, ApiResult):
         return plan
     plan.check(principal, await durations(plan.movie_ids))

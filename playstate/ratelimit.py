@@ -4,13 +4,19 @@ heartbeat. The buckets themselves live in Redis (lua/ingest.lua)."""
 
 from __future__ import annotations
 
+import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.db import DatabaseError
 
+from core.outages import OutageLog
 from playstate.models import RateLimit
+
+logger = logging.getLogger(__name__)
+outages = OutageLog(logger, "heartbeats are limited as they were last read (or by the defaults)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,10 +58,24 @@ def stored() -> Snapshot:
 
 
 async def in_force() -> Snapshot:
-    """The limits every heartbeat is checked against, at most a few seconds old."""
+    """The limits every heartbeat is checked against, at most a few seconds old; while the
+    database does not answer, the last ones read (or the defaults), asked for again after
+    the cache's time: heartbeats are taken meanwhile, not failed."""
     global _snapshot
     if (snapshot := _fresh()) is None:
-        snapshot = _snapshot = await database_sync_to_async(_load)()
+        try:
+            snapshot = await database_sync_to_async(_load)()
+        except DatabaseError as error:
+            outages.failed("database", error)
+            expires = time.monotonic() + settings.PLAYSTATE_RATE_LIMIT_CACHE_SECONDS
+            default = Limit(
+                settings.PLAYSTATE_RATE_LIMIT_BURST, settings.PLAYSTATE_RATE_LIMIT_PER_MINUTE
+            )
+            kept = _snapshot or Snapshot(default, {}, expires)
+            snapshot = replace(kept, expires=expires)
+        else:
+            outages.answered("database")
+        _snapshot = snapshot
     return snapshot
 
 

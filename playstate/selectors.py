@@ -75,21 +75,36 @@ async def position_get(*, profile_id: str, movie_id: str) -> tuple[PlayState | N
     return state, Source.STORE
 
 
+def nothing_known(
+    *,
+    profile_id: str,
+    movie_id: str,
+    duration_ms: int | None = None,
+    source: Source = Source.DEFAULT,
+) -> Position:
+    """The resume answer when nothing is known of the title (or it was hidden): play from
+    the start."""
+    return Position(
+        profile_id=profile_id,
+        movie_id=movie_id,
+        position_ms=0,
+        duration_ms=duration_ms,
+        completed=False,
+        client_request_time=None,
+        device_id=None,
+        event_type=None,
+        source=source,
+    )
+
+
 async def position_answer(*, profile_id: str, movie_id: str) -> Position:
     """The resume answer (contract section 5); a completed title resumes at 0."""
     state, source = await position_get(profile_id=profile_id, movie_id=movie_id)
     title = (await titles([movie_id]))[movie_id]
     if state is None or is_forgotten(state):
-        return Position(
-            profile_id=profile_id,
-            movie_id=movie_id,
-            position_ms=0,
-            duration_ms=None if title is None else title.duration_ms,
-            completed=False,
-            client_request_time=None,
-            device_id=None,
-            event_type=None,
-            source=source,
+        duration = None if title is None else title.duration_ms
+        return nothing_known(
+            profile_id=profile_id, movie_id=movie_id, duration_ms=duration, source=source
         )
     completed = state_completed(state, title, ratio())
     return Position(

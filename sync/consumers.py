@@ -21,11 +21,10 @@ from urllib.parse import parse_qs
 from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, WebSocketScope
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
-from django.db import DatabaseError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from redis.exceptions import RedisError
 
-from accounts.auth import Unauthenticated, authenticate
+from accounts.auth import AuthUnavailable, Unauthenticated, authenticate
 from core.clock import now_ms
 from core.payloads import Identifier
 from playstate import metrics
@@ -136,6 +135,8 @@ class SyncConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             principal = await authenticate(header or None, profile_ids=[raw.get("profile_id", "")])
         except Unauthenticated:
             return UNAUTHENTICATED
+        except AuthUnavailable:
+            return TRY_AGAIN_LATER  # a token this process has not met, the database down
         try:
             query = SyncQuery.model_validate(raw)
         except ValidationError:
@@ -156,9 +157,8 @@ class SyncConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             except Unauthenticated:
                 await self.close(code=UNAUTHENTICATED)
                 return
-            except DatabaseError:
-                logger.warning("could not recheck a socket's token; keeping it open")
-                continue
+            except AuthUnavailable:
+                continue  # the database does not answer: kept open (accounts/auth.py logs it)
             if self.profile_id not in principal.profile_ids:
                 await self.close(code=FORBIDDEN)
                 return

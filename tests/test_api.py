@@ -15,8 +15,11 @@ import orjson
 import pytest
 import redis
 from channels.db import database_sync_to_async
+from django.db import OperationalError
 from django.test import override_settings
 
+from accounts import auth
+from catalog import titles as catalog_titles
 from catalog.models import Movie
 from config.celery_app import app as celery_app
 from core import redis as core_redis
@@ -24,7 +27,7 @@ from core.domain import EventType, PlayState
 from core.outages import OutageLog
 from history import codec
 from history.store import StoreUnavailable, get_store
-from playstate import hotlayer, ingest, scripts, selectors
+from playstate import hotlayer, ingest, ratelimit, scripts, selectors
 from playstate.flush import pending_flush
 from tests.cases import DURATION_MS, INVALID, Invalid, heartbeat, now_s
 
@@ -595,3 +598,48 @@ async def test_resume_of_a_compacted_title(api: httpx.AsyncClient, alice: str) -
     body = await position(api, alice, movie="classic")
     assert (body["position_ms"], body["source"]) == (1_234_000, "store")
     assert (await position(api, alice, movie="classic"))["source"] == "cache"
+
+
+async def test_with_the_database_down_heartbeats_are_taken_and_resume_never_fails(
+    api: httpx.AsyncClient,
+    alice: str,
+    bob: str,
+    movie: Movie,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """PostgreSQL down: heartbeats were a 500 with a traceback each (the rate limits are
+    read again every few seconds), and a resume read of a title the process had not met was
+    a 500 (its catalog entry)."""
+    assert (await post(api, alice, heartbeat(event_type="PAUSE"))).status_code == 202
+    assert (await get(api, bob, "/api/v1/profiles/bob-phone/history")).status_code == 200
+    ratelimit.clear_cache()
+    monkeypatch.setattr(auth, "outages", OutageLog(auth.logger, "as last read"))
+
+    def down(*args: object) -> None:
+        raise OperationalError("connection to server failed")
+
+    monkeypatch.setattr(ratelimit, "_load", down)
+    monkeypatch.setattr(catalog_titles._titles, "_load", down)
+    monkeypatch.setattr(auth, "_load_many", down)
+    for k in range(3):
+        body = heartbeat(movie_id=f"unmet-{k}", video_timestamp_ms=240_000, event_type="PAUSE")
+        assert (await post(api, alice, body)).status_code == 202
+        assert (await position(api, alice, movie=f"unmet-{k}"))["position_ms"] == 240_000
+    assert (await position(api, alice, profile="alice-kids", movie="m1"))["source"] == "default"
+    # A token this process has not met cannot be checked: not taken, and never an error
+    # that blocks playback (nothing known: play from the start).
+    stranger = {"Authorization": "Bearer never-met"}
+    refused = await api.post(HEARTBEATS, json=heartbeat(), headers=stranger)
+    assert (refused.status_code, refused.headers["Retry-After"]) == (503, "1")
+    resume = await api.get("/api/v1/profiles/alice-tv/positions/m1", headers=stranger)
+    if resume.status_code == 200:  # the fast path; Django's view answers 503
+        assert (resume.json()["position_ms"], resume.json()["source"]) == (0, "default")
+    else:
+        assert (resume.status_code, resume.headers["Retry-After"]) == (503, "1")
+    # Bob's token, met before: he still reaches his profile and not Alice's.
+    assert (await get(api, bob, "/api/v1/profiles/alice-tv/positions/m1")).status_code == 403
+    assert not [r for r in caplog.records if r.exc_info]
+    said = [r.getMessage() for r in caplog.records if r.name == "accounts.auth"]
+    assert len(said) == 1, said
+    assert said[0].startswith("the database is unavailable")
