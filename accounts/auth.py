@@ -23,6 +23,7 @@ from rest_framework import authentication, exceptions, permissions
 
 from accounts.models import ApiToken, Profile, hash_token
 from core.outages import OutageLog
+from core.payloads import ServiceUnavailable
 from core.refresh import BackgroundRefresh, stale_at
 
 if TYPE_CHECKING:
@@ -167,11 +168,8 @@ def clear_cache() -> None:
     _refresh.clear()
 
 
-class Unavailable(exceptions.APIException):
-    status_code = 503
+class Unavailable(ServiceUnavailable):
     default_detail = "The service cannot check credentials right now; retry shortly."
-    default_code = "unavailable"
-    wait = 1  # DRF's handler sends it as Retry-After
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):

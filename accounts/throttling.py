@@ -10,12 +10,12 @@ from typing import Any
 
 from django.http import HttpRequest
 from redis.exceptions import RedisError
-from rest_framework.exceptions import APIException
 from rest_framework.throttling import SimpleRateThrottle
 
+from core.payloads import ServiceUnavailable
 
-class LoginUnavailable(APIException):
-    status_code = 503
+
+class LoginUnavailable(ServiceUnavailable):
     default_detail = "Logging in is unavailable right now; retry shortly."
 
 

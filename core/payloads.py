@@ -45,6 +45,13 @@ M = TypeVar("M", bound=BaseModel)
 OPTIONAL_BODY = "x-optional-body"
 
 
+class ServiceUnavailable(exceptions.APIException):
+    """A `503` from a DRF view, with `Retry-After: 1` (DRF's handler sends `wait`)."""
+
+    status_code = 503
+    wait = 1
+
+
 def field_errors(error: ValidationError) -> dict[str, list[str]]:
     """pydantic's errors in DRF's shape: `{"field": ["message", ...]}`."""
     errors: dict[str, list[str]] = {}
