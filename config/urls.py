@@ -23,4 +23,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+handler400 = "ops.views.bad_request"
 handler404 = "ops.views.not_found"

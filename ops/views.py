@@ -12,9 +12,12 @@ from celery import current_app
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib import admin
+from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.views.defaults import page_not_found
+from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_safe
 from redis.exceptions import RedisError
 
 from core.clock import now_ms
@@ -29,6 +32,12 @@ HEALTHY = {"status": "ok"}
 outages = OutageLog(logger, "/readyz answers 503")
 
 
+# The probes, the metrics and the index page below take GET and HEAD only: anything else is
+# a 405, not the CSRF check's 403 page (they change nothing and set no cookie).
+
+
+@csrf_exempt
+@require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
     """Touches no backend (`config/fastpath.py` answers it before Django, the same way)."""
     return JsonResponse(HEALTHY)
@@ -60,6 +69,8 @@ CHECKS: dict[str, Callable[[], Awaitable[None]]] = {
 }
 
 
+@csrf_exempt
+@require_safe
 async def readyz(request: HttpRequest) -> JsonResponse:
     status, body = await readiness()
     return JsonResponse(body, status=status)
@@ -81,6 +92,8 @@ async def readiness() -> tuple[int, dict[str, str]]:
     return 200 if ready else 503, {"status": "ok" if ready else "unavailable", **state}
 
 
+@csrf_exempt
+@require_safe
 async def metrics_view(request: HttpRequest) -> HttpResponse:
     try:
         body = await metrics.render(now_ms=now_ms())
@@ -89,15 +102,27 @@ async def metrics_view(request: HttpRequest) -> HttpResponse:
     return HttpResponse(body, content_type="text/plain; version=0.0.4; charset=utf-8")
 
 
+@csrf_exempt
+@require_safe
 def index(request: HttpRequest) -> HttpResponse:
     return render(request, "index.html")
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """JSON for the API (a Host not in ALLOWED_HOSTS, as the fast path answers it), a page
+    elsewhere."""
+    if request.path.startswith("/api/"):
+        host = isinstance(exception, DisallowedHost)
+        detail = "Invalid HTTP_HOST header." if host else "Bad request."
+        return JsonResponse({"detail": detail}, status=400)
+    return defaults.bad_request(request, exception)
 
 
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """JSON for the API (a path whose identifiers are not identifiers), a page elsewhere."""
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": "Not found."}, status=404)
-    return page_not_found(request, exception)
+    return defaults.page_not_found(request, exception)
 
 
 def dashboard(request: HttpRequest) -> HttpResponse:

@@ -290,3 +290,19 @@ def test_a_generated_secret_key_is_readable_by_its_owner_only(tmp_path: Path) ->
     assert len(key.read_text().strip()) >= 50
     assert key.stat().st_mode & 0o777 == 0o600
     assert [p.name for p in tmp_path.iterdir()] == ["secret_key"]
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics", "/"])
+async def test_the_probes_refuse_other_methods_with_405(http: httpx.AsyncClient, path: str) -> None:
+    for method in ("POST", "PUT", "DELETE"):
+        assert (await http.request(method, path)).status_code == 405, method
+
+
+@pytest.mark.parametrize("path", ["/api/v1/profiles/alice-tv/history", FAST])
+async def test_a_host_not_allowed_is_a_json_400_on_every_api_path(
+    http: httpx.AsyncClient, alice: str, path: str
+) -> None:
+    headers = {"Authorization": f"Bearer {alice}", "Host": "evil.example"}
+    answer = await http.request("GET" if "history" in path else "POST", path, headers=headers)
+    assert answer.status_code == 400
+    assert answer.json() == {"detail": "Invalid HTTP_HOST header."}
