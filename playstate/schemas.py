@@ -32,6 +32,10 @@ MAX_EPOCH = 10**15
 MAX_POSITION_MS = 10**12
 # Device ids show up in logs and on other devices' screens: no control characters.
 NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f-\x9f]+$"
+# A device as heartbeats and sockets name it.
+DeviceId = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_DEVICE_ID, pattern=NO_CONTROL_CHARACTERS)
+]
 
 
 def _integral(value: object) -> object:
@@ -60,10 +64,7 @@ class Heartbeat(BaseModel):
         ),
         INTEGRAL,
     ]
-    device_id: Annotated[
-        str,
-        StringConstraints(min_length=1, max_length=MAX_DEVICE_ID, pattern=NO_CONTROL_CHARACTERS),
-    ]
+    device_id: DeviceId
     # Lax for this one field only: strict enums take enum members, not the JSON strings.
     event_type: Annotated[PlayerEvent, Strict(False)]
     event_id: Annotated[

@@ -35,6 +35,7 @@ from playstate.events import (
     group_name,
     is_echo,
 )
+from playstate.schemas import DeviceId
 from playstate.selectors import catch_up
 
 logger = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ class SyncQuery(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     profile_id: Identifier
-    device_id: Annotated[str, Field(min_length=1, max_length=128)]
+    device_id: DeviceId  # as heartbeats name it (no control characters)
     since: Annotated[int | None, Field(ge=0, lt=10**15), BeforeValidator(_milliseconds)] = None
     token: str | None = None
 

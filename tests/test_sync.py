@@ -345,6 +345,8 @@ async def test_a_device_away_during_a_hiding_hears_of_it_when_it_catches_up(
         "profile_id=alice-tv&device_id=tv&since=1700000000000.0",
         "profile_id=alice-tv&device_id=tv&since=%2012",
         "profile_id=alice-tv&device_id=tv&since=1_000",
+        "profile_id=alice-tv&device_id=tv%00x",
+        "profile_id=alice-tv&device_id=" + "d" * 129,
     ],
     ids=[
         "no device",
@@ -356,6 +358,8 @@ async def test_a_device_away_during_a_hiding_hears_of_it_when_it_catches_up(
         "fraction",
         "space",
         "underscore",
+        "control character in device",
+        "device too long",
     ],
 )
 async def test_a_malformed_query_is_closed_4400(
