@@ -47,11 +47,22 @@ def item(state: PlayState, title: Title | None) -> ExportItem:
     )
 
 
+# A cell a spreadsheet would run as a formula (a device name or a title set to
+# `=HYPERLINK(...)`): written as text, behind an apostrophe (OWASP, "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> object:
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _csv(rows: Iterable[ExportItem]) -> bytes:
     out = io.StringIO()
     writer = csv.DictWriter(out, COLUMNS)
     for row in rows:
-        writer.writerow(row.model_dump())
+        writer.writerow({name: _cell(value) for name, value in row.model_dump().items()})
     return out.getvalue().encode()
 
 

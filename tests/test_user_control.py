@@ -314,6 +314,19 @@ async def test_the_export_is_the_history_as_json_and_as_csv(
     assert (await call(api, alice, "GET", "history/export?format=xml")).status_code == 400
 
 
+async def test_the_csv_export_keeps_a_formula_as_text(
+    api: httpx.AsyncClient, alice: str, film: Movie
+) -> None:
+    """A device named like a spreadsheet formula would run as one when the file is opened."""
+    formula = '=HYPERLINK("http://evil.example","x")'
+    await send(api, alice, video_timestamp_ms=1_200_000, device_id=formula)
+    as_csv = await call(api, alice, "GET", "history/export?format=csv")
+    rows = list(csv.DictReader(io.StringIO(as_csv.content.decode("utf-8-sig"))))
+    assert [r["device_id"] for r in rows] == ["'" + formula]
+    as_json = await call(api, alice, "GET", "history/export")
+    assert [r["device_id"] for r in as_json.json()["results"]] == [formula]
+
+
 async def exported(profile_id: str, count: int) -> tuple[int, int, int]:
     """Lines and bytes of a CSV export of `count` compacted titles, and the peak memory it
     took to stream it."""
