@@ -53,15 +53,17 @@ function renderRow(results) {
 // When the latest resume points of a title differ ("20:00 on the phone, 0:03 on the TV"),
 // the tile asks which one to resume from; the answer is a restore, seen by every device.
 const CHOICES = 6; // tiles that ask; the rest resume where the row says
+const CLOSE_MS = 60000; // points closer than this are one place (6:40 and 6:37 ask nothing)
 async function offerChoice(li, t) {
   const path = `/api/v1/profiles/${encodeURIComponent(demo.profileId)}/positions/${encodeURIComponent(t.movie_id)}`;
   const response = await demo.api(`${path}/versions`);
   if (!response.ok) return;
   const points = (await response.json()).results;
   const here = Number(li.dataset.position);
-  const other = points.find((p) => Math.abs(p.position_ms - here) > 1000);
+  // A choice worth asking: a place a minute or more away, not a mark at the end (watched).
+  const other = points.find((p) => Math.abs(p.position_ms - here) >= CLOSE_MS && p.event_type !== "WATCHED");
   if (!other || t.next_up) return;
-  const current = points.find((p) => Math.abs(p.position_ms - here) <= 1000);
+  const current = points.find((p) => Math.abs(p.position_ms - here) < CLOSE_MS);
   const when = (ms) => new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
   const choice = document.createElement("p");
   choice.className = "choice";
