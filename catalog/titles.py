@@ -73,8 +73,11 @@ class _Cache(dict[str, tuple[V, float]]):
         self._refresh.add(stale)
         if missing:
             try:
-                loaded: dict[str, V] = await database_sync_to_async(self._load)(missing)
-            except DatabaseError as error:
+                # Within the store's deadline: the database thread may be held by a store
+                # that hangs (a frozen Cassandra node), and this lookup queued behind it.
+                async with asyncio.timeout(settings.PLAYSTATE_STORE_READ_TIMEOUT):
+                    loaded: dict[str, V] = await database_sync_to_async(self._load)(missing)
+            except (DatabaseError, TimeoutError) as error:
                 outages.failed("catalog's database", error)
                 found.update(dict.fromkeys(missing, self._unknown))
                 return found

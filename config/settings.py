@@ -154,6 +154,9 @@ CASSANDRA_LOCAL_DC = os.environ.get("CASSANDRA_LOCAL_DC", "datacenter1")
 # Seconds a request may take. Short: a resume read that falls back to the store must answer
 # (with the default position if need be) before the player gives up.
 CASSANDRA_REQUEST_TIMEOUT = envfloat("CASSANDRA_REQUEST_TIMEOUT", 3.0)
+# Seconds a request waits for the store (either one), or for a catalog lookup queued behind
+# it on the database thread, before it answers without it.
+PLAYSTATE_STORE_READ_TIMEOUT = envfloat("PLAYSTATE_STORE_READ_TIMEOUT", 3.0)
 
 
 def _replication(spec: str) -> dict[str, str | int]:

@@ -75,13 +75,7 @@ async def position_get(*, profile_id: str, movie_id: str) -> tuple[PlayState | N
     return state, Source.STORE
 
 
-def nothing_known(
-    *,
-    profile_id: str,
-    movie_id: str,
-    duration_ms: int | None = None,
-    source: Source = Source.DEFAULT,
-) -> Position:
+def nothing_known(*, profile_id: str, movie_id: str, duration_ms: int | None = None) -> Position:
     """The resume answer when nothing is known of the title (or it was hidden): play from
     the start."""
     return Position(
@@ -93,7 +87,7 @@ def nothing_known(
         client_request_time=None,
         device_id=None,
         event_type=None,
-        source=source,
+        source=Source.DEFAULT,
     )
 
 
@@ -103,9 +97,7 @@ async def position_answer(*, profile_id: str, movie_id: str) -> Position:
     title = (await titles([movie_id]))[movie_id]
     if state is None or is_forgotten(state):
         duration = None if title is None else title.duration_ms
-        return nothing_known(
-            profile_id=profile_id, movie_id=movie_id, duration_ms=duration, source=source
-        )
+        return nothing_known(profile_id=profile_id, movie_id=movie_id, duration_ms=duration)
     completed = state_completed(state, title, ratio())
     return Position(
         profile_id=profile_id,

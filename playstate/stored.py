@@ -9,10 +9,11 @@ import asyncio
 from collections.abc import Sequence
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 
 from core.domain import PlayState
 from core.loops import TurnBatch, per_loop
-from history.store import Key, get_store
+from history.store import Key, StoreUnavailable, get_store
 
 # Titles per database call; a turn's further titles go in calls of their own beside it.
 MAX_BATCH = 100
@@ -33,11 +34,19 @@ def _batch() -> TurnBatch[Key, PlayState | None]:
 async def stored_get(profile_id: str, movie_id: str) -> PlayState | None:
     """The title's stored state, read with the other reads of this turn. Raises
     StoreUnavailable."""
-    return await _batch().submit((profile_id, movie_id))
+    return (await stored_get_many([(profile_id, movie_id)]))[0]
 
 
 async def stored_get_many(keys: Sequence[Key]) -> list[PlayState | None]:
-    """The titles' stored states, read with the other reads of this turn. Raises
-    StoreUnavailable."""
+    """The titles' stored states, read with the other reads of this turn, within
+    PLAYSTATE_STORE_READ_TIMEOUT. Raises StoreUnavailable."""
     batch = _batch()
-    return list(await asyncio.gather(*(batch.submit(key) for key in keys)))
+    # A store that hangs (a frozen node) holds the database thread every read queues for:
+    # each request gives up at its deadline and answers without it, rather than waiting
+    # behind the others (a resume read waited 20 to 60 s).
+    try:
+        async with asyncio.timeout(settings.PLAYSTATE_STORE_READ_TIMEOUT):
+            return list(await asyncio.gather(*(batch.submit(key) for key in keys)))
+    except TimeoutError:
+        seconds = settings.PLAYSTATE_STORE_READ_TIMEOUT
+        raise StoreUnavailable(f"no answer within {seconds} s") from None

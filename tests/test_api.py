@@ -6,6 +6,7 @@ real worker, is in tests/e2e."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from collections import Counter
 from typing import Any
@@ -643,3 +644,31 @@ async def test_with_the_database_down_heartbeats_are_taken_and_resume_never_fail
     said = [r.getMessage() for r in caplog.records if r.name == "accounts.auth"]
     assert len(said) == 1, said
     assert said[0].startswith("the database is unavailable")
+
+
+async def test_a_store_that_hangs_does_not_hold_the_resume_read(
+    api: httpx.AsyncClient,
+    alice: str,
+    movie: Movie,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Any,
+) -> None:
+    """A frozen Cassandra node: resume reads of titles not in the cache waited 20 to 60 s
+    (each behind the others on the database thread); each now gives up at its deadline."""
+    assert (await position(api, alice))["source"] == "default"  # the token, met
+    settings.PLAYSTATE_STORE_READ_TIMEOUT = 0.2
+    store = get_store()
+
+    frozen = threading.Event()
+
+    def hangs(keys: list[object]) -> list[None]:
+        frozen.wait(60)  # until the reads are answered: the store never answers them
+        return [None] * len(keys)
+
+    monkeypatch.setattr(store, "get_many", hangs)
+    reads = asyncio.gather(*(position(api, alice, movie=f"cold-{k}") for k in range(3)))
+    try:
+        answers = await asyncio.wait_for(reads, 30)
+    finally:
+        frozen.set()
+    assert [(a["position_ms"], a["source"]) for a in answers] == [(0, "default")] * 3

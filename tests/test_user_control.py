@@ -238,7 +238,8 @@ async def test_hiding_from_history_removes_it_everywhere_until_watched_again(
     assert (await call(api, alice, "DELETE", "history/film")).status_code == 204
     assert await listed(api, alice, "history") == []
     assert await listed(api, alice, "continue-watching") == []
-    assert (await resume(api, alice))["position_ms"] == 0
+    hidden = await resume(api, alice)
+    assert (hidden["position_ms"], hidden["source"]) == (0, "default")
     assert (await call(api, alice, "GET", "positions/film/versions")).json() == {"results": []}
     await pending_flush()
     redis_client.flushall()  # from the store alone, still hidden
