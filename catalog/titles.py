@@ -1,6 +1,7 @@
 """The catalog as the rules see it (`core.series.Title`), cached per process: checking a
 heartbeat or drawing a Continue Watching row costs no SQL query for a title this process has
-seen; an imported title is seen at once, a changed one within `PLAYSTATE_CATALOG_CACHE_SECONDS`
+seen; an imported title is seen at once (within ABSENT_SECONDS by a process that met it
+absent), a changed one within `PLAYSTATE_CATALOG_CACHE_SECONDS`
 (an entry past that time is answered from once more while a background task reloads it:
 core/refresh.py).
 """
@@ -26,6 +27,9 @@ from core.series import Title
 
 # Clients name any movie id they like; past this many entries a cache starts over.
 MAX_ENTRIES = 100_000
+# A title not in the catalog is looked for again (in the background) after this long: one
+# imported after a process met it absent is checked within seconds, not the cache's time.
+ABSENT_SECONDS = 10.0
 V = TypeVar("V")
 logger = logging.getLogger(__name__)
 outages = OutageLog(logger, "titles this process has not met go without the catalog's details")
@@ -61,8 +65,9 @@ class _Cache(dict[str, tuple[V, float]]):
         if len(self) + len(values) > MAX_ENTRIES:
             self.clear()
         seconds = settings.PLAYSTATE_CATALOG_CACHE_SECONDS
+        absent = min(seconds, ABSENT_SECONDS)
         for key, value in values.items():
-            self[key] = (value, stale_at(seconds))
+            self[key] = (value, stale_at(absent if value == self._unknown else seconds))
 
     async def get_many(self, keys: Collection[str]) -> dict[str, V]:
         """Each key's value: cached, or loaded now if this process never met the key. While

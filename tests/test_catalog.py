@@ -74,3 +74,22 @@ async def test_the_first_check_loads_the_catalog_in_the_background(settings: Any
     # Out of the garbage collector's full passes (core/memory.py): not among what it walks.
     loaded = found["t299"]
     assert not any(tracked is loaded for tracked in gc.get_objects())
+
+
+@pytest.mark.anyio
+@pytest.mark.django_db(transaction=True)
+async def test_a_title_imported_after_a_process_met_it_absent_is_seen_within_seconds(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its duration was not checked for the cache's five minutes: a position past the end
+    was taken, and the title later read as completed with no duration."""
+    settings.PLAYSTATE_CATALOG_CACHE_SECONDS = 300
+    monkeypatch.setattr(titles, "ABSENT_SECONDS", 0, raising=False)  # past its time at once
+    titles.clear_cache()
+    assert await titles.durations(["late"]) == {"late": None}
+    await Movie.objects.acreate(movie_id="late", title="Late", duration_ms=1_000_000)
+    for _ in range(100):
+        if await titles.durations(["late"]) == {"late": 1_000_000}:
+            break
+        await asyncio.sleep(0.02)
+    assert await titles.durations(["late"]) == {"late": 1_000_000}
