@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client, override_settings
 
 from core import redis as core_redis
+from ops import checks
 from playstate.schemas import Heartbeat, HeartbeatBatch, History, IngestResult, Position
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -160,3 +161,13 @@ def test_the_grafana_dashboard_and_alert_rules_use_only_metrics_the_service_expo
     charted = {m.removesuffix("_total") for m in used}
     assert {"playstate_heartbeats_accepted", "playstate_pending_titles"} <= charted
     assert "playstate_sockets_open" in charted
+
+
+@pytest.mark.parametrize(
+    ("value", "errors"), [(180_000, []), (0, []), (400_000, ["playstate.E001"])]
+)
+def test_the_ignore_start_setting_is_at_most_three_minutes(
+    settings: Any, value: int, errors: list[str]
+) -> None:
+    settings.PLAYSTATE_IGNORE_START_MS = value
+    assert [m.id for m in checks.ignore_start_is_at_most_three_minutes()] == errors
