@@ -16,7 +16,7 @@ WORKER_CONCURRENCY ?= 2
 # Processes `make run` starts: an embedded Redis unless REDIS_URL is set, a local Cassandra
 # node when PLAYSTATE_STORE=cassandra and CASSANDRA_HOSTS is unset.
 LOCAL_CASSANDRA := $(and $(filter cassandra,$(PLAYSTATE_STORE)),$(if $(CASSANDRA_HOSTS),,yes))
-PROCESSES := $(if $(REDIS_URL),,redis) $(if $(LOCAL_CASSANDRA),cassandra) web worker beat ready
+PROCESSES := $(strip $(if $(REDIS_URL),,redis) $(if $(LOCAL_CASSANDRA),cassandra) web worker beat ready)
 # DEMO=0 make run: no demo account, catalog or links.
 DEMO ?= 1
 
