@@ -120,8 +120,9 @@ def test_an_accounts_ceiling_holds_across_requests_taken_in_one_turn(
         )
 
     outcomes = run(together())
-    assert [o.codes for o in outcomes] == [[1], [1], [LIMITED]]
-    assert [o.retry_after_ms > 0 for o in outcomes] == [False, False, True]
+    # (which one: the first to reach Redis; on a cluster each request goes on its own)
+    assert sorted(o.codes for o in outcomes) == [[1], [1], [LIMITED]]
+    assert [o.retry_after_ms > 0 for o in outcomes] == [o.codes == [LIMITED] for o in outcomes]
 
 
 def test_a_limited_heartbeat_keeps_its_event_id_for_the_retry(
