@@ -4,9 +4,10 @@ processes alive this way, so a crashed Cassandra node, worker or Redis comes bac
 others go on serving (honcho, which prefixes every process's output, would otherwise stop
 them all when one exits). SIGINT or SIGTERM stops the command and this wrapper.
 
-The command runs in a process group of its own, and whatever is left of that group when it
-exits is killed before it starts again: a web server killed under its worker processes left
-them holding the port, and every new one failed ("Address already in use").
+What the command leaves running when it dies is killed before it starts again: a web server
+killed under its worker processes left them holding the port, and every new one failed
+("Address already in use"). This wrapper is their "subreaper" (Linux), so such orphans become
+its children rather than init's; they stay in honcho's process group, which Ctrl-C stops.
 
     python scripts/respawn.py COMMAND [ARG...]
 
@@ -16,11 +17,13 @@ Standard library only.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from types import FrameType
 
 FIRST_DELAY, MAX_DELAY = 1.0, 30.0
@@ -43,12 +46,13 @@ def main(argv: list[str]) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    _adopt_orphans()
     delay = FIRST_DELAY
     while True:
         started = time.monotonic()
-        child = subprocess.Popen(argv, process_group=0)
+        child = subprocess.Popen(argv)
         code = child.wait()
-        _kill_group(child.pid)
+        _kill_orphans()
         if stopping:
             return code
         delay = FIRST_DELAY if time.monotonic() - started > STABLE_SECONDS else delay
@@ -62,9 +66,26 @@ def main(argv: list[str]) -> int:
         delay = min(delay * 2, MAX_DELAY)
 
 
-def _kill_group(pgid: int) -> None:
-    with contextlib.suppress(ProcessLookupError):  # nothing was left
-        os.killpg(pgid, signal.SIGKILL)
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def _adopt_orphans() -> None:
+    """Orphaned descendants become this process's children (Linux; elsewhere a no-op)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def _kill_orphans() -> None:
+    """Kill and reap this process's remaining children (the dead command's orphans)."""
+    me, orphans = os.getpid(), []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == me:  # its parent
+                orphans.append(int(stat.parent.name))
+    for pid in orphans:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
 
 
 if __name__ == "__main__":
