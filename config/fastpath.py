@@ -28,7 +28,7 @@ from pydantic import BaseModel
 from accounts.auth import NOT_YOURS, AuthUnavailable, Unauthenticated, authenticate
 from config.guard import ASGIApp, Receive, Scope, Send, header, respond
 from core.domain import ID_REGEX
-from ops.views import HEALTHY, readiness
+from ops.views import HEALTHY, INVALID_HOST, readiness
 from playstate.ingest import heartbeats_ingest
 from playstate.schemas import ApiResult, bad_request, forbidden, unauthorized
 from playstate.selectors import nothing_known, position_answer
@@ -175,7 +175,7 @@ def with_fast_path(django_app: ASGIApp) -> ASGIApp:
                 status, body = await readiness()
                 await answer(status, orjson.dumps(body))
         elif not host_allowed(host):
-            await answer(400, orjson.dumps({"detail": "Invalid HTTP_HOST header."}))
+            await answer(400, orjson.dumps({"detail": INVALID_HOST}))
         elif redirect and not secure:
             query = scope["query_string"].decode("latin-1")
             location = f"https://{host}{path}" + (f"?{query}" if query else "")

@@ -29,6 +29,7 @@ from playstate import metrics
 logger = logging.getLogger(__name__)
 
 HEALTHY = {"status": "ok"}
+INVALID_HOST = "Invalid HTTP_HOST header."  # (the fast path answers it the same)
 outages = OutageLog(logger, "/readyz answers 503")
 
 
@@ -115,7 +116,7 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     elsewhere."""
     if request.path.startswith("/api/"):
         host = isinstance(exception, DisallowedHost)
-        detail = "Invalid HTTP_HOST header." if host else "Bad request."
+        detail = INVALID_HOST if host else "Bad request."
         return JsonResponse({"detail": detail}, status=400)
     return defaults.bad_request(request, exception)
 

@@ -35,8 +35,12 @@ class Snapshot:
 _snapshot: Snapshot | None = None
 
 
+def _default() -> Limit:
+    return Limit(settings.PLAYSTATE_RATE_LIMIT_BURST, settings.PLAYSTATE_RATE_LIMIT_PER_MINUTE)
+
+
 def _load() -> Snapshot:
-    default = Limit(settings.PLAYSTATE_RATE_LIMIT_BURST, settings.PLAYSTATE_RATE_LIMIT_PER_MINUTE)
+    default = _default()
     overrides = {}
     for row in RateLimit.objects.select_related("profile"):
         limit = Limit(row.burst, row.per_minute)
@@ -68,10 +72,7 @@ async def in_force() -> Snapshot:
         except DatabaseError as error:
             outages.failed("database", error)
             expires = time.monotonic() + settings.PLAYSTATE_RATE_LIMIT_CACHE_SECONDS
-            default = Limit(
-                settings.PLAYSTATE_RATE_LIMIT_BURST, settings.PLAYSTATE_RATE_LIMIT_PER_MINUTE
-            )
-            kept = _snapshot or Snapshot(default, {}, expires)
+            kept = _snapshot or Snapshot(_default(), {}, expires)
             snapshot = replace(kept, expires=expires)
         else:
             outages.answered("database")

@@ -217,6 +217,19 @@ async def test_every_profile_operation_refuses_another_accounts_token(
     assert len(checked) >= 4
 
 
+async def until_refused(http: httpx.AsyncClient, url: str, auth: dict[str, str]) -> list[int]:
+    """The statuses of `url` until it is not a 200: a token's change shows once its cache
+    entry reloads (half a second with PLAYSTATE_AUTH_CACHE_SECONDS at 0), answered from the
+    cache meanwhile."""
+    statuses = []
+    for _ in range(60):
+        statuses.append((await http.get(url, headers=auth)).status_code)
+        if statuses[-1] != 200:
+            break
+        await asyncio.sleep(0.05)
+    return statuses
+
+
 @pytest.mark.parametrize("path", ["positions/m1", "history", "continue-watching", "next-up"])
 async def test_a_revoked_token_is_refused_on_every_endpoint_once_reloaded(
     http: httpx.AsyncClient, alice: str, settings: Any, path: str
@@ -228,12 +241,7 @@ async def test_a_revoked_token_is_refused_on_every_endpoint_once_reloaded(
     url, auth = f"/api/v1/profiles/alice-tv/{path}", {"Authorization": f"Bearer {alice}"}
     assert (await http.get(url, headers=auth)).status_code == 200
     await ApiToken.objects.filter(key_hash=hash_token(alice)).adelete()
-    statuses = []
-    for _ in range(60):  # answered from the cache while the reload runs (half a second)
-        statuses.append((await http.get(url, headers=auth)).status_code)
-        if statuses[-1] != 200:
-            break
-        await asyncio.sleep(0.05)
+    statuses = await until_refused(http, url, auth)
     assert statuses[-1] == 401, statuses
 
 
@@ -248,12 +256,7 @@ async def test_a_deactivated_accounts_token_is_refused_once_reloaded(
     assert (await http.get(url, headers=auth)).status_code == 200
     token = await ApiToken.objects.aget(key_hash=hash_token(alice))
     await get_user_model().objects.filter(pk=token.account_id).aupdate(is_active=False)
-    statuses = []
-    for _ in range(60):  # answered from the cache while the reload runs (half a second)
-        statuses.append((await http.get(url, headers=auth)).status_code)
-        if statuses[-1] != 200:
-            break
-        await asyncio.sleep(0.05)
+    statuses = await until_refused(http, url, auth)
     assert statuses[-1] == 401, statuses
 
 

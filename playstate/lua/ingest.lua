@@ -13,7 +13,8 @@
 -- (field, amount) added, with the outcome's, to the counters when A.counting is 1 (one Redis;
 -- on a cluster the caller counts). The layouts are named in playstate/scripts.py.
 -- Every heartbeat taken (applied or stale) is also a resume point in the title's versions:
--- the latest one per device and 10-minute bucket (playstate/versions.py reads them).
+-- the latest one per device, 10 minutes of time and 10 minutes of position (`remember`;
+-- core/versions.py makes the list).
 -- Returns per heartbeat 0 duplicate, 1 applied, 2 stale, 3 cold, 4 rate limited; then
 -- whether to nudge a worker; then per heartbeat the milliseconds until it would pass (0
 -- unless limited).
