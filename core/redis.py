@@ -256,11 +256,18 @@ async def _send_and_read(
 _auto_pipelines: dict[asyncio.AbstractEventLoop, TurnBatch[tuple[EncodableT, ...], Any]] = {}
 
 
-async def hot_command(*command: EncodableT) -> Any:
+async def hot_command(*command: EncodableT, batched: bool = True) -> Any:
     """One command on the hot layer, pipelined with the others this process sends in the same
-    turn of the event loop (on a Redis Cluster, sent alone to the node of its slot)."""
+    turn of the event loop (on a Redis Cluster, sent alone to the node of its slot). A caller
+    that already serves a turn's batch (the merged ingest call) sends at once (`batched=False`):
+    waiting for the end of the next turn cost it one more turn and one more task."""
     if hot_clustered():
         return await hot_client().execute_command(*command)
+    if not batched:
+        (reply,) = await _pipeline([command])
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
     return await per_loop(_auto_pipelines, lambda: TurnBatch(_pipeline)).submit(command)
 
 

@@ -377,8 +377,13 @@ async def _ingest_merged(calls: list[_Call]) -> list[IngestOutcome | Exception]:
     for i, call in enumerate(calls):
         by_second[call.now_ms // 1000].append(i)
     groups = list(by_second.values())
+    if len(groups) == 1:  # nearly always: no task of its own
+        try:
+            return list(await _ingest_calls(calls, SINGLE, batched=False))
+        except Exception as error:
+            return [error] * len(calls)
     results = await asyncio.gather(
-        *(_ingest_calls([calls[i] for i in group], SINGLE) for group in groups),
+        *(_ingest_calls([calls[i] for i in group], SINGLE, batched=False) for group in groups),
         return_exceptions=True,
     )
     outcomes: list[IngestOutcome | Exception] = [Exception()] * len(calls)
@@ -394,7 +399,9 @@ async def _ingest_merged(calls: list[_Call]) -> list[IngestOutcome | Exception]:
     return outcomes
 
 
-async def _ingest_calls(calls: Sequence[_Call], shard: Shard) -> list[IngestOutcome]:
+async def _ingest_calls(
+    calls: Sequence[_Call], shard: Shard, *, batched: bool = True
+) -> list[IngestOutcome]:
     clustered = shard is not SINGLE
     config = hot_settings()
     total = sum(len(call.items) for call in calls)
@@ -459,7 +466,7 @@ async def _ingest_calls(calls: Sequence[_Call], shard: Shard) -> list[IngestOutc
         if confirmed < replicas:
             await count({"heartbeats_unreplicated": total})
     else:
-        raw = await scripts.INGEST(keys, args)
+        raw = await scripts.INGEST(keys, args, batched=batched)
     # Per heartbeat its outcome, then whether to nudge a worker, then per heartbeat how long
     # until it would pass; the nudge goes to the calls that sent a PAUSE, STOP or SEEK.
     n = (len(raw) - 1) // 2

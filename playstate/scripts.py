@@ -179,9 +179,14 @@ class Script:
             await hot_client().script_load(self.text)
             return await send()
 
-    async def __call__(self, keys: Sequence[str], args: Sequence[str | int]) -> Any:
-        """Run on the hot layer, pipelined with what else this process sends meanwhile."""
-        return await self._loaded(lambda: hot_command("EVALSHA", self.sha, len(keys), *keys, *args))
+    async def __call__(
+        self, keys: Sequence[str], args: Sequence[str | int], *, batched: bool = True
+    ) -> Any:
+        """Run on the hot layer, pipelined with what else this process sends meanwhile
+        (unless not `batched`: see `hot_command`)."""
+        return await self._loaded(
+            lambda: hot_command("EVALSHA", self.sha, len(keys), *keys, *args, batched=batched)
+        )
 
     async def replicated(
         self, keys: Sequence[str], args: Sequence[str | int], *, replicas: int, timeout_ms: int

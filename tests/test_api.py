@@ -361,9 +361,11 @@ async def test_a_session_start_reads_the_store_first_then_runs_the_script_once(
     script, command = scripts.INGEST, core_redis.hot_command
 
     class CountedScript:
-        async def __call__(self, keys: list[str], args: list[str | int]) -> Any:
+        async def __call__(
+            self, keys: list[str], args: list[str | int], *, batched: bool = True
+        ) -> Any:
             calls["script"] += 1
-            return await script(keys, args)
+            return await script(keys, args, batched=batched)
 
     async def counted_command(*args: Any) -> Any:
         calls[str(args[0])] += 1
