@@ -382,8 +382,9 @@ async def _ingest_merged(calls: list[_Call]) -> list[IngestOutcome | Exception]:
             return list(await _ingest_calls(calls, SINGLE, batched=False))
         except Exception as error:
             return [error] * len(calls)
+    # (on one connection, in order: a bucket refills by each call's time)
     results = await asyncio.gather(
-        *(_ingest_calls([calls[i] for i in group], SINGLE, batched=False) for group in groups),
+        *(_ingest_calls([calls[i] for i in group], SINGLE) for group in groups),
         return_exceptions=True,
     )
     outcomes: list[IngestOutcome | Exception] = [Exception()] * len(calls)

@@ -337,6 +337,9 @@ def _calls(client: redis.Redis, command: str) -> int:
 
 
 def _reset_stats(client: redis.Redis) -> None:
+    """Command counts from here on; the ingest script loaded first, so that no count
+    includes a first call's NOSCRIPT and its retry."""
+    client.script_load(scripts.INGEST.text)
     if isinstance(client, redis.RedisCluster):
         client.config_resetstat(target_nodes=redis.RedisCluster.ALL_NODES)
     else:
