@@ -20,6 +20,7 @@ from django.db import OperationalError
 from django.test import override_settings
 
 from accounts import auth
+from accounts.models import hash_token
 from catalog import titles as catalog_titles
 from catalog.models import Movie
 from config.celery_app import app as celery_app
@@ -428,6 +429,37 @@ async def test_cache_misses_of_one_moment_share_one_database_call(
     # turn (DRF's views, and a Redis Cluster's command per node, answer them apart).
     if request.node.callspec.params["api"] == "fast path" and not core_redis.hot_clustered():
         assert len(calls) == 1
+
+
+async def test_a_token_first_met_by_requests_of_one_moment_costs_one_query(
+    api: httpx.AsyncClient,
+    alice: str,
+    bob: str,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+) -> None:
+    """A process that starts under load meets each token with many requests at once."""
+    auth.clear_cache()
+    loads: list[set[str]] = []
+    load_many = auth._load_many
+
+    def counted(key_hashes: set[str]) -> dict[str, auth.Principal | None]:
+        loads.append(set(key_hashes))
+        return load_many(key_hashes)
+
+    monkeypatch.setattr(auth, "_load_many", counted)
+    reads = [position(api, alice, movie=f"m{i}") for i in range(8)]
+    reads += [position(api, bob, profile="bob-phone", movie=f"m{i}") for i in range(4)]
+    bodies = await asyncio.gather(*reads)
+    assert [b["position_ms"] for b in bodies] == [0] * 12
+    assert {k for keys in loads for k in keys} == {hash_token(alice), hash_token(bob)}
+    # As served: the fast path's requests of one moment reach their token check in one turn
+    # (DRF's views each run on a loop of their own).
+    if request.node.callspec.params["api"] == "fast path":
+        assert len(loads) == 1
+    queries = len(loads)
+    await position(api, alice, movie="m0")
+    assert len(loads) == queries  # met now: answered from the cache
 
 
 async def test_a_late_heartbeat_for_an_expired_title_does_not_undo_the_store(
