@@ -226,9 +226,15 @@ def test_the_phone_undoes_marks_watched_and_hides(running: Running, browser: Bro
 
     phone.click("#watched")
     expect(phone.locator("#notice")).to_have_text("marked watched", timeout=10_000)
+    expect(phone.locator("#position")).to_have_text("0:00")  # watched: playing starts over
     assert running.position("undo-film")["completed"] is True
+    # The mark's echo over the socket is this page's own news: it leaves the notice alone.
+    phone.wait_for_timeout(1_500)
+    expect(phone.locator("#notice")).to_have_text("marked watched")
 
     phone.click("#hide")
+    expect(phone.locator("#notice")).to_have_text("hidden from history on every device")
+    phone.wait_for_timeout(1_500)
     expect(phone.locator("#notice")).to_have_text("hidden from history on every device")
     history = running.http.get(
         "/api/v1/profiles/alice-tv/history", headers=running.auth(running.alice)

@@ -17,6 +17,7 @@ const session = `${Date.now().toString(36)}${Math.random().toString(36).slice(2,
 let lastBeat = 0;
 let duration = 0;
 let known = 0; // client_request_time of the newest state this page has taken from the service
+let hiding = false; // this page asked to hide the title: the socket's next "removed" is its echo
 // Heartbeats not yet taken by the service, kept in the browser so that a reload sends them.
 const stored = `playstate-demo-queue:${demo.profileId}:${movieId}`;
 const queue = JSON.parse(localStorage.getItem(stored) || "[]");
@@ -118,7 +119,11 @@ async function loadResume() {
 // playing, it takes the new place, so that pressing Play does not undo what was done there.
 function heard(message) {
   if (message.movie_id !== movieId) return;
-  if (message.type === "playstate.removed") return notice("hidden from history on another device");
+  if (message.type === "playstate.removed") {
+    if (!hiding) notice("hidden from history on another device");
+    hiding = false; // the echo came
+    return;
+  }
   if (message.type !== "playstate.update" || playing || message.client_request_time <= known) return;
   known = message.client_request_time;
   if (message.device_id === demo.deviceId) return;
@@ -172,11 +177,19 @@ document.getElementById("undo").onclick = async () => {
 document.getElementById("watched").onclick = async () => {
   playing = false;
   const response = await demo.api(`${title}/watched/${encodeURIComponent(movieId)}`, { method: "PUT" });
-  notice(response.ok ? "marked watched" : `mark watched: HTTP ${response.status}`);
+  if (!response.ok) return notice(`mark watched: HTTP ${response.status}`);
+  // This page's own mark: its echo over the socket is not news (and must not replace this notice).
+  known = Math.max(known, (await response.json()).client_request_time);
+  position = 0; // watched to the end: playing starts over
+  document.getElementById("resume-choice").hidden = true;
+  show();
+  notice("marked watched");
 };
 document.getElementById("hide").onclick = async () => {
   playing = false;
+  hiding = true;
   const response = await demo.api(`${title}/history/${encodeURIComponent(movieId)}`, { method: "DELETE" });
+  if (!response.ok) hiding = false; // no echo will come
   notice(response.ok ? "hidden from history on every device" : `hide: HTTP ${response.status}`);
 };
 window.addEventListener("online", flush);
