@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
 import redis
 
-from bench import chart, yardstick
+from bench import chart, fixedrate, yardstick
 from tests.cases import heartbeat
 from tests.stack import RedisServer
 
@@ -89,3 +92,44 @@ def test_the_profile_counts_busy_samples_only_and_names_the_project_code() -> No
         "function": "pack_command (redis/connection.py:1357)",
         "share": 0.75,
     }
+
+
+class _Answers(BaseHTTPRequestHandler):
+    """Request /i: answered at once, 500 for every fourth; the first one only after a stall."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive, as the load generator's connections
+
+    def do_GET(self) -> None:
+        index = int(self.path.strip("/"))
+        if index == 0:
+            time.sleep(0.3)
+        status = b"500 Internal Server Error" if index % 4 == 3 else b"202 Accepted"
+        # One write: headers and body apart would wait on the client's delayed ACK.
+        self.wfile.write(b"HTTP/1.1 " + status + b"\r\nContent-Length: 2\r\n\r\n{}")
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_the_constant_rate_client_charges_a_stall_to_every_request_due_during_it() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Answers)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        outcome = fixedrate.run(
+            url,
+            lambda i: f"GET /{i} HTTP/1.1\r\nHost: x\r\n\r\n".encode(),
+            rate=100,
+            seconds=1,
+            connections=1,
+        )
+    finally:
+        server.shutdown()
+    assert outcome.sent == 100
+    assert outcome.non_2xx == 25
+    # One connection, so answers come in order. Request 10 was due 100 ms in, while the
+    # server still sat on request 0: it waited for the stall, and is charged for it (a
+    # client that timed from when it sent it would report well under a millisecond).
+    assert outcome.latencies_ms[0] >= 300
+    assert outcome.latencies_ms[10] >= 150
+    assert outcome.latencies_ms[-1] < 100  # caught up by the end
