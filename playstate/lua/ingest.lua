@@ -116,18 +116,31 @@ local function title_state(hot)
   local title = titles[hot]
   if not title then
     title = redis.call('HMGET', hot, 'sig', 'crt', 'pos', 'dev', 'evt', 'dur', 'exp')
+    -- The state's fields to write (by STATE_FIELDS' index): a hash from before 'sig' existed
+    -- gets it with its next state.
+    title.changed = {title[1] == false}
     titles[hot] = title
   end
   return title
 end
 
--- The writes of the titles the call changed (or whose expiry it pushed out).
+-- The writes of the titles the call changed (or whose expiry it pushed out): of a state's
+-- fields, those that differ from the hash's (a steady heartbeat moves its time and position;
+-- its device, event and duration stay, and are not written again).
+local STATE_FIELDS = {'sig', 'crt', 'pos', 'dev', 'evt', 'dur'}
 local function save_titles()
   for hot, title in pairs(titles) do
     local fields = {}
     if title.applied then
+      for j = 1, 6 do
+        if title.changed[j] then
+          fields[#fields + 1] = STATE_FIELDS[j]
+          fields[#fields + 1] = title[j]
+        end
+      end
       -- 'at': when it arrived (server time), for a catch-up to replay a late arrival.
-      fields = {'sig', title[1], 'pos', title[3], 'crt', title[2], 'dev', title[4], 'evt', title[5], 'dur', title[6], 'at', now}
+      fields[#fields + 1] = 'at'
+      fields[#fields + 1] = now
       -- A new title is not hidden; an existing one keeps its hiding mark.
       if title.created then fields[#fields + 1] = 'hid'; fields[#fields + 1] = '0' end
     end
@@ -184,9 +197,15 @@ for i = 0, n - 1 do
         title[7] = now + hot_ttl
         title.renew = true
       end
-      if newer({sig, crt, pos, dev, evt, dur}, title, threshold) then
+      local state = {sig, crt, pos, dev, evt, dur}
+      if newer(state, title, threshold) then
         if not title[2] then title.created = true end
-        title[1], title[2], title[3], title[4], title[5], title[6] = sig, crt, pos, dev, evt, dur
+        for j = 1, 6 do
+          if title[j] ~= state[j] then
+            title.changed[j] = true
+            title[j] = state[j]
+          end
+        end
         title.applied, title.movie, title.member = true, ARGV[a + AI.movie], ARGV[a + AI.member]
         -- PAUSE/STOP/SEEK go ahead of every plain title, overdue ones included: a device
         -- hears of a pause promptly even while the workers work through a backlog.
