@@ -146,6 +146,20 @@ def test_a_watched_title_stays_for_its_ttl_without_an_expire_on_every_heartbeat(
         assert ttl - 2 <= redis_client.ttl(key) <= ttl  # renewed, the profile's set with it
 
 
+def test_a_new_state_rewrites_only_what_changed_and_gives_an_old_hash_its_sig(
+    redis_client: redis.Redis, run: Run
+) -> None:
+    """The script writes a state's changed fields only; a hash from before 'sig' existed
+    (whose significance was worked out from its position) is given it with its next state."""
+    hot = hotlayer.hot_key("p", "m1")
+    ingest(run, [PlayState("p", "m1", 1, NOW - 30, "tv", EventType.HEARTBEAT, 5)])
+    redis_client.hdel(hot, "sig")
+    newer = PlayState("p", "m1", 2, NOW - 20, "phone", EventType.PAUSE, 5)
+    assert ingest(run, [newer]).codes == [hotlayer.APPLIED]
+    assert run(hotlayer.get_state("p", "m1")) == newer
+    assert redis_client.hget(hot, "sig") == "0"
+
+
 def test_a_cold_title_is_reported_not_applied(redis_client: redis.Redis, run: Run) -> None:
     cold = run(
         hotlayer.ingest(
