@@ -89,8 +89,9 @@ def test_the_scaling_recipe_two_hosts_of_each_on_a_cluster_and_postgresql(
             expected = {f"t{i}": 200_000 + i for i in range(TITLES)} | {"x1": 240_000}
             wait_for(lambda: stored_titles(database) == expected, timeout=60)
             # A title the lost worker wrote but never acknowledged is written again once its
-            # lease runs out (the same state: harmless), so the count catches up after it.
-            wait_for(lambda: metrics(b)["playstate_store_writes_total"] >= TITLES + 1)
+            # lease runs out (the same state: harmless), so the count catches up after it: the
+            # lease's 15 s (PLAYSTATE_CLAIM_LEASE_MS), then worker B's next claim.
+            wait_for(lambda: metrics(b)["playstate_store_writes_total"] >= TITLES + 1, timeout=60)
             wait_for(lambda: metrics(host_a) == metrics(b))
             assert metrics(b)["playstate_heartbeats_accepted_total"] == TITLES + 1
             resumed = b.get("/api/v1/profiles/alice-tv/positions/t3").json()
