@@ -90,6 +90,13 @@ function play() {
   beat("START");
 }
 
+// Watched to the end: playing starts over, and there is no place to offer.
+function startOver() {
+  position = 0;
+  document.getElementById("resume-choice").hidden = true;
+  show();
+}
+
 // Offer to resume at `at` (or to start over).
 function offer(at, label) {
   position = at;
@@ -128,9 +135,7 @@ function heard(message) {
   known = message.client_request_time;
   if (message.device_id === demo.deviceId) return;
   if (message.completed) {
-    position = 0; // watched to the end: playing starts over
-    document.getElementById("resume-choice").hidden = true;
-    show();
+    startOver();
   } else {
     offer(message.position_ms, message.device_id);
   }
@@ -180,9 +185,7 @@ document.getElementById("watched").onclick = async () => {
   if (!response.ok) return notice(`mark watched: HTTP ${response.status}`);
   // This page's own mark: its echo over the socket is not news (and must not replace this notice).
   known = Math.max(known, (await response.json()).client_request_time);
-  position = 0; // watched to the end: playing starts over
-  document.getElementById("resume-choice").hidden = true;
-  show();
+  startOver();
   notice("marked watched");
 };
 document.getElementById("hide").onclick = async () => {
