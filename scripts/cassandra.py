@@ -107,8 +107,8 @@ LOGBACK = """<configuration>
 _GIVEN: set[int] = set()
 
 
-def free_port(*, also: int | None = None) -> int:
-    """A loopback port free now (with `also`, port + also too), below the kernel's range of
+def free_port(*, also: int = 0) -> int:
+    """A loopback port free now (and port + `also` too), below the kernel's range of
     ports for outgoing connections: one from that range can be taken by any client's
     connection between now and when it is listened on, or while a node that owns it restarts
     (a Cassandra node's restart once failed on its JMX port so). Not given twice by this
@@ -117,10 +117,10 @@ def free_port(*, also: int | None = None) -> int:
         low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
     except (OSError, ValueError, IndexError):
         low = 32768
-    top = max(low - (also or 0), 20_000)
+    top = max(low - also, 20_000)
     while True:
         port = random.randrange(10_000, top)
-        candidates = {port} if also is None else {port, port + also}
+        candidates = {port, port + also}
         if candidates & _GIVEN:
             continue
         try:
