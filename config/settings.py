@@ -276,6 +276,10 @@ LOGGING = {
             name: {"filters": ["repeated"]}
             for name in ("cassandra.cluster", "cassandra.connection", "cassandra.pool")
         },
+        # A request whose Host is not allowed (scanners send them all day) is answered 400;
+        # Django logs each as an error with its traceback, fifteen lines. One line a minute
+        # per host says it as well, also when ALLOWED_HOSTS lacks the site's own name.
+        "django.security.DisallowedHost": {"filters": ["repeated"]},
     },
 }
 

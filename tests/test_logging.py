@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from django.test import Client
 
 from ops.logging import RedactTokens, redact
 from tests.stack import ROOT, RedisServer
@@ -92,4 +93,18 @@ def test_the_cassandra_drivers_repeated_errors_are_one_line_a_minute(
             driver.error(message, exc_info=True)
     said = [r for r in caplog.records if r.name == "cassandra.cluster"]
     assert len(said) == 1
+    assert said[0].exc_info is None
+
+
+def test_a_host_not_allowed_is_one_line_a_minute_without_a_traceback(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Django logged each request with a Host not in ALLOWED_HOSTS as an error with its
+    traceback: fifteen lines for every scanner's request."""
+    host = f"evil-{time.monotonic_ns()}.example"  # this test's own (the filter remembers)
+    for _ in range(5):
+        assert client.get("/admin/", headers={"host": host}).status_code == 400
+    said = [r for r in caplog.records if r.name == "django.security.DisallowedHost"]
+    assert len(said) == 1
+    assert host in said[0].getMessage()
     assert said[0].exc_info is None
