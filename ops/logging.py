@@ -35,6 +35,10 @@ class RepeatedErrors(logging.Filter):
     with the stack and the traceback: 150 lines a second) at most once per `seconds` per
     message, in one line."""
 
+    # Messages may carry what a client chose (a Host header): past this many remembered,
+    # those whose `seconds` have passed (which hold nothing back) are forgotten.
+    PRUNE_AT = 1_000
+
     def __init__(self, seconds: float) -> None:
         super().__init__()
         self.seconds = seconds
@@ -46,6 +50,8 @@ class RepeatedErrors(logging.Filter):
         key, now = (record.name, record.msg), time.monotonic()
         if now - self._last.get(key, -math.inf) < self.seconds:
             return False
+        if len(self._last) >= self.PRUNE_AT:
+            self._last = {k: t for k, t in self._last.items() if now - t < self.seconds}
         self._last[key] = now
         if record.msg == BEAT_MESSAGE_ERROR and isinstance(record.args, tuple):
             record.msg, record.args = "Message Error: %s", record.args[:1]

@@ -11,7 +11,7 @@ import pytest
 import redis
 from django.test import Client
 
-from ops.logging import RedactTokens, redact
+from ops.logging import RedactTokens, RepeatedErrors, redact
 from tests.stack import ROOT, RedisServer
 
 
@@ -108,3 +108,25 @@ def test_a_host_not_allowed_is_one_line_a_minute_without_a_traceback(
     assert len(said) == 1
     assert host in said[0].getMessage()
     assert said[0].exc_info is None
+
+
+def test_repeated_errors_forget_messages_whose_minute_has_passed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each host not allowed is a message of its own: a scanner that varies its Host header
+    must not grow what the filter remembers without bound."""
+    clock = [0.0]
+    monkeypatch.setattr("ops.logging.time.monotonic", lambda: clock[0])
+    repeated = RepeatedErrors(seconds=60)
+
+    def said(host: str) -> bool:
+        message = f"Invalid HTTP_HOST header: '{host}'."
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, message, None, None)
+        return repeated.filter(record)
+
+    for minute in range(5):
+        clock[0] = minute * 61.0
+        assert all(said(f"h{minute}-{i}") for i in range(RepeatedErrors.PRUNE_AT))
+    assert len(repeated._last) <= 2 * RepeatedErrors.PRUNE_AT
+    clock[0] += 1
+    assert not said(f"h4-{RepeatedErrors.PRUNE_AT - 1}")  # still within its minute
