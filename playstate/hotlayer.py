@@ -11,7 +11,9 @@ single Redis and on a cluster alike (profile and movie ids cannot contain '/', '
 - `v1:recent:{profile}`              zset movie → crt: the profile's titles in the hot layer
 - `v1:versions:{profile}:movie`      hash "device|10 minutes of time|10 minutes of position"
                                      → "crt|pos|evt": resume points, kept 30 days
-                                     (core/versions.py)
+                                     (versions.lua; the title's state is its newest point
+                                     and is not copied here while it is the state:
+                                     `versions`, `with_state`; core/versions.py)
 - `v1:removals:{profile}`            zset movie → when it was hidden, for `since=` catch-ups
 - `v1:evt:{profile}:event_id`        seen event ids (idempotent retries)
 - `v1:rl:{profile}`                 hash: the profile's token buckets (plain heartbeats, hard
@@ -53,13 +55,14 @@ from django.conf import settings
 from redis.crc import REDIS_CLUSTER_HASH_SLOTS as SLOTS
 from redis.crc import key_slot
 
-from core.domain import URGENT_EVENTS, EventType, PlayState, holds_place
+from core.domain import URGENT_EVENTS, EventType, PlayState, holds_place, is_forgotten
 from core.hotsettings import hot_settings
 from core.loops import TurnBatch, per_loop
 from core.redis import hot_client, hot_clustered, hot_command
 from playstate import scripts
 
 VERSIONS_TTL_SECONDS = 30 * 86_400
+VERSION_BUCKET_MS = 600_000  # versions.lua's BUCKET_MS
 DUE_SETS = 16
 METRIC_SHARDS = 16
 # Counters of refused heartbeats, by reason: "rejected:invalid", …
@@ -574,7 +577,11 @@ async def repair(state: PlayState) -> None:
     """Put a stored state back into the cache, unless the cache holds a newer one."""
     config = hot_settings()
     await scripts.REPAIR(
-        scripts.RepairKeys(hot_key(state.profile_id, state.movie_id), recent_key(state.profile_id)),
+        scripts.RepairKeys(
+            hot_key(state.profile_id, state.movie_id),
+            recent_key(state.profile_id),
+            versions_key(state.profile_id, state.movie_id),
+        ),
         scripts.RepairArgs(
             sig=int(state.significant),
             pos=state.position_ms,
@@ -587,6 +594,7 @@ async def repair(state: PlayState) -> None:
             ttl=config.hot_ttl_seconds,
             movie=state.movie_id,
             ignore_start=config.ignore_start_ms,
+            versions_ttl=VERSIONS_TTL_SECONDS,
         ),
     )
 
@@ -621,9 +629,31 @@ async def forget_versions(profile_id: str, movie_id: str) -> None:
     await hot_client().delete(versions_key(profile_id, movie_id))
 
 
-async def versions(profile_id: str, movie_id: str) -> dict[str, str]:
-    """The title's raw resume points (see `versions_key`)."""
-    return cast("dict[str, str]", await hot_client().hgetall(versions_key(profile_id, movie_id)))
+async def versions(profile_id: str, movie_id: str) -> tuple[dict[str, str], PlayState | None]:
+    """The title's raw resume points kept apart (see `versions_key`), and its state in the
+    cache (None when it is not there), which is its newest point: `with_state` joins them."""
+    kept, fields = await asyncio.gather(
+        hot_command("HGETALL", versions_key(profile_id, movie_id)),
+        hot_command("HGETALL", hot_key(profile_id, movie_id)),
+    )
+    return cast("dict[str, str]", kept), state_from_hash(profile_id, movie_id, fields)
+
+
+def with_state(kept: Mapping[str, str], state: PlayState | None) -> dict[str, str]:
+    """The raw resume points with the title's state among them, as versions.lua keeps a
+    point: of one device, bucket of time and bucket of position, the greatest client time,
+    then position, then event (bytewise). A state hidden from history is not a point."""
+    points = dict(kept)
+    if state is None or is_forgotten(state):
+        return points
+    crt, pos, evt = state.client_request_time, state.position_ms, str(state.event_type)
+    field = f"{state.device_id}|{crt // VERSION_BUCKET_MS}|{pos // VERSION_BUCKET_MS}"
+    if field in points:
+        old_crt, old_pos, old_evt = points[field].split("|", 2)
+        if (int(old_crt), int(old_pos), old_evt.encode()) >= (crt, pos, evt.encode()):
+            return points
+    points[field] = f"{crt}|{pos}|{evt}"
+    return points
 
 
 @dataclass

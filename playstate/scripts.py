@@ -67,6 +67,7 @@ class IngestItemArgs(NamedTuple):
 class RepairKeys(NamedTuple):
     hot: str
     recent: str
+    versions: str
 
 
 class RepairArgs(NamedTuple):
@@ -81,6 +82,7 @@ class RepairArgs(NamedTuple):
     ttl: int
     movie: str
     ignore_start: int
+    versions_ttl: int
 
 
 class HideKeys(NamedTuple):
@@ -155,7 +157,8 @@ class Script:
     item_keys: type[tuple[Any, ...]] | None = None
     item_args: type[tuple[Any, ...]] | None = None
     # Lua files prepended for the functions they define (compare.lua: newer(), bytes_gt();
-    # buckets.lua: bucket_hash(), spend(), save_buckets()).
+    # buckets.lua: bucket_hash(), spend(), save_buckets(); versions.lua: remember(),
+    # leaving(), save_versions()).
     prelude: tuple[str, ...] = ()
     text: str = field(init=False)
     sha: str = field(init=False)  # what EVALSHA names it by
@@ -219,9 +222,9 @@ INGEST = Script(
     IngestArgs,
     IngestItemKeys,
     IngestItemArgs,
-    prelude=("compare", "buckets"),
+    prelude=("compare", "buckets", "versions"),
 )
-REPAIR = Script("repair", RepairKeys, RepairArgs, prelude=("compare",))
+REPAIR = Script("repair", RepairKeys, RepairArgs, prelude=("compare", "versions"))
 HIDE = Script("hide", HideKeys, HideArgs)
 CLAIM = Script("claim", ClaimKeys, ClaimArgs)
 ACK = Script("ack", AckKeys, AckArgs)

@@ -359,9 +359,12 @@ def _points(raw: dict[str, str]) -> list[Point]:
 
 async def position_versions(*, profile_id: str, movie_id: str) -> list[Point]:
     """The title's recent distinct resume points, newest first (raises RedisError: they
-    live in the hot layer only)."""
-    raw = await hotlayer.versions(profile_id, movie_id)
-    return resume_points(_points(raw), limit=VERSIONS_SHOWN)
+    live in the hot layer; its newest, the title's state, is read from the store once the
+    cache has let the title go)."""
+    kept, state = await hotlayer.versions(profile_id, movie_id)
+    if state is None:
+        state = await _from_store(profile_id, movie_id)
+    return resume_points(_points(hotlayer.with_state(kept, state)), limit=VERSIONS_SHOWN)
 
 
 @dataclass(frozen=True)
@@ -382,7 +385,8 @@ async def activity(*, profile_id: str, since_ms: int) -> list[Session]:
     catalog = await titles(movies)
     found = []
     for movie_id in movies:
-        for first, last in sessions(_points(await hotlayer.versions(profile_id, movie_id))):
+        points = hotlayer.with_state(*await hotlayer.versions(profile_id, movie_id))
+        for first, last in sessions(_points(points)):
             if last.client_request_time >= since_ms:
                 title = catalog[movie_id]
                 label = None if title is None else title.title

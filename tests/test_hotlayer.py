@@ -13,7 +13,7 @@ import pytest
 import redis
 from django.conf import settings as django_settings
 from django.test import override_settings
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from core.domain import EventType, PlayState, merge
@@ -76,12 +76,35 @@ points = st.builds(
     PlayState,
     profile_id=st.just("p"),
     movie_id=st.just("m1"),
-    position_ms=st.integers(0, 3),
-    # three 10-minute buckets, ties within each
+    # two 10-minute buckets of position and three of time, ties within each
+    position_ms=st.sampled_from([0, 3, 600_000, 600_003]),
     client_request_time=st.sampled_from([NOW - 1_500_000, NOW - 1_499_999, NOW - 900_000, NOW]),
     device_id=st.sampled_from(["phone", "tv"]),
     event_type=st.sampled_from([EventType.HEARTBEAT, EventType.PAUSE]),
+    # the state's order puts a heartbeat that holds its place first, a point's does not
+    significant=st.booleans(),
 )
+
+
+def resume_points(run: Run, movie_id: str = "m1") -> dict[str, str]:
+    """The title's raw resume points as a reader sees them: those kept and its state."""
+    return hotlayer.with_state(*run(hotlayer.versions("p", movie_id)))
+
+
+def latest_per_bucket(sent: list[PlayState]) -> dict[str, str]:
+    """What every heartbeat kept as a point would give: per device, 10 minutes of time and
+    10 minutes of position, the greatest (client time, position, event)."""
+    best: dict[str, PlayState] = {}
+    for s in sent:
+        field = f"{s.device_id}|{s.client_request_time // 600_000}|{s.position_ms // 600_000}"
+        key = (s.client_request_time, s.position_ms, s.event_type.encode())
+        if field not in best or key > (
+            best[field].client_request_time,
+            best[field].position_ms,
+            best[field].event_type.encode(),
+        ):
+            best[field] = s
+    return {f: f"{s.client_request_time}|{s.position_ms}|{s.event_type}" for f, s in best.items()}
 
 
 @settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -90,22 +113,32 @@ points = st.builds(
     rnd=st.randoms(use_true_random=False),
     batch=st.integers(2, 12),
 )
+# A heartbeat that holds its place replaces a later one of the same bucket that does not;
+# as a point the later one wins, so it must be kept when it stops being the state.
+@example(
+    sent=[
+        PlayState("p", "m1", 3, NOW - 1_499_999, "tv", EventType.HEARTBEAT, significant=False),
+        PlayState("p", "m1", 0, NOW - 1_500_000, "tv", EventType.HEARTBEAT, significant=True),
+    ],
+    rnd=random.Random(0),
+    batch=2,
+)
 def test_resume_points_are_the_same_sent_alone_or_in_batches(
     redis_client: redis.Redis, run: Run, sent: list[PlayState], rnd: random.Random, batch: int
 ) -> None:
-    """A batch reads and writes each point once: it must keep what the same heartbeats sent
-    one at a time keep, in any order, repeats and ties included."""
+    """A batch reads and writes each point once, and a state becomes a kept point only when
+    it is replaced: whatever the order, repeats and ties, and alone or in batches, the reader
+    sees every heartbeat's point, the latest per device and bucket."""
     redis_client.flushall()
     for s in sent:
         ingest(run, [s])
-    alone = run(hotlayer.versions("p", "m1"))
+    alone = resume_points(run)
     redis_client.flushall()
     delivered = sent + sent[: len(sent) // 2]
     rnd.shuffle(delivered)
     for i in range(0, len(delivered), batch):
         ingest(run, delivered[i : i + batch])
-    assert run(hotlayer.versions("p", "m1")) == alone
-    assert alone
+    assert resume_points(run) == alone == latest_per_bucket(sent)
 
 
 @pytest.mark.parametrize("batch", [1, 70])
@@ -116,11 +149,47 @@ def test_a_title_keeps_its_newest_resume_points_and_at_most_64(
     sent = [state(k, NOW - (70 - k) * 600_000) for k in range(70)]  # one per bucket
     for i in range(0, len(sent), batch):
         ingest(run, sent[i : i + batch])
-    kept = run(hotlayer.versions("p", "m1"))
+    kept = resume_points(run)
     assert 48 <= len(kept) <= 64
     newest = {f"tv|{s.client_request_time // 600_000}|0" for s in sent[-48:]}
     assert newest <= kept.keys()
     assert redis_client.pttl(hotlayer.versions_key("p", "m1")) > 0
+
+
+def test_steady_viewing_keeps_a_point_only_when_the_state_leaves_its_bucket(
+    redis_client: redis.Redis, run: Run
+) -> None:
+    """The state is the newest point: a heartbeat every 10 s writes no point of its own (a
+    read and a write per heartbeat before); the place it leaves for another bucket is kept,
+    for 30 days."""
+    redis_client.flushall()
+    versions = hotlayer.versions_key("p", "m1")
+    bucket = NOW // 600_000
+    for k in range(5):
+        ingest(run, [state(700_000 + 10_000 * k, NOW - 40_000 + 10_000 * k)])
+    assert not redis_client.exists(versions)
+    assert resume_points(run) == {f"tv|{bucket}|1": f"{NOW}|740000|HEARTBEAT"}
+    ingest(run, [state(1_300_000, NOW + 1)])  # a seek ahead, into the next bucket
+    assert redis_client.hgetall(versions) == {f"tv|{bucket}|1": f"{NOW}|740000|HEARTBEAT"}
+    assert redis_client.ttl(versions) >= hotlayer.VERSIONS_TTL_SECONDS
+    assert resume_points(run) == {
+        f"tv|{bucket}|1": f"{NOW}|740000|HEARTBEAT",
+        f"tv|{bucket}|2": f"{NOW + 1}|1300000|HEARTBEAT",
+    }
+
+
+def test_a_cached_state_that_a_newer_stored_one_replaces_stays_a_point(
+    redis_client: redis.Redis, run: Run
+) -> None:
+    redis_client.flushall()
+    ingest(run, [state(700_000, NOW - 60_000)])
+    run(hotlayer.repair(state(1_300_000, NOW)))
+    assert run(hotlayer.get_state("p", "m1")) == state(1_300_000, NOW)
+    bucket = NOW // 600_000
+    assert resume_points(run) == {
+        f"tv|{bucket}|1": f"{NOW - 60_000}|700000|HEARTBEAT",
+        f"tv|{bucket}|2": f"{NOW}|1300000|HEARTBEAT",
+    }
 
 
 def test_a_watched_title_stays_for_its_ttl_without_an_expire_on_every_heartbeat(
@@ -131,11 +200,9 @@ def test_a_watched_title_stays_for_its_ttl_without_an_expire_on_every_heartbeat(
     most heartbeats (a write the append-only file and the replicas would each take)."""
     ttl = django_settings.PLAYSTATE_HOT_TTL_SECONDS
     hot, recent = hotlayer.hot_key("p", "m1"), hotlayer.recent_key("p")
-    versions = hotlayer.versions_key("p", "m1")
     ingest(run, [state(1, NOW - 30)])
     for key in (hot, recent):
         assert ttl - 2 <= redis_client.ttl(key) <= ttl
-    assert redis_client.ttl(versions) >= hotlayer.VERSIONS_TTL_SECONDS
     for key in (hot, recent):
         redis_client.expire(key, 1000)  # to tell a renewal from none
     ingest(run, [state(2, NOW - 20)], now_ms=NOW + ttl * 1000 // 20)

@@ -19,7 +19,7 @@ from catalog.models import Movie
 from core.domain import EventType, PlayState
 from history import codec
 from history.store import get_store
-from playstate import export
+from playstate import export, hotlayer
 from playstate.flush import pending_flush
 from tests.cases import heartbeat, now_s
 
@@ -113,6 +113,30 @@ async def test_starting_over_on_one_device_keeps_the_place_it_left(
     assert [(v["position_ms"], v["event_type"]) for v in versions] == [
         (3_000, "PAUSE"),
         (1_200_000, "PAUSE"),
+    ]
+
+
+async def test_a_title_the_cache_has_let_go_still_lists_its_last_place(
+    api: httpx.AsyncClient, alice: str, film: Movie, redis_client: redis.Redis
+) -> None:
+    """Idle past the cache's TTL, the title's state is in the store only; the resume points
+    kept in Redis (30 days) are the older places, and the newest comes from the store."""
+    t = now_s()
+    for position, at, event in ((1_200_000, 900, "PAUSE"), (2_400_000, 120, "PAUSE")):
+        await send(
+            api,
+            alice,
+            video_timestamp_ms=position,
+            client_request_time=t - at,
+            device_id="phone",
+            event_type=event,
+        )
+    assert await pending_flush() == 1
+    redis_client.delete(hotlayer.hot_key("alice-tv", "film"))
+    versions = (await call(api, alice, "GET", "positions/film/versions")).json()["results"]
+    assert [(v["position_ms"], v["client_request_time"]) for v in versions] == [
+        (2_400_000, (t - 120) * 1000),
+        (1_200_000, (t - 900) * 1000),
     ]
 
 
@@ -248,6 +272,8 @@ async def test_hiding_from_history_removes_it_everywhere_until_watched_again(
     await send(api, alice, video_timestamp_ms=600_000, client_request_time=t - 10)
     assert await listed(api, alice, "history") == ["film"]
     assert await listed(api, alice, "continue-watching") == ["film"]
+    versions = (await call(api, alice, "GET", "positions/film/versions")).json()["results"]
+    assert [v["position_ms"] for v in versions] == [600_000]  # the hidden place stays gone
 
 
 async def test_hiding_reaches_a_title_only_in_compacted_history(

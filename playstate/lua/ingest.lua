@@ -12,13 +12,13 @@
 -- KEYS: K, then KI per heartbeat. ARGV: A, then AI per heartbeat, then counter pairs
 -- (field, amount) added, with the outcome's, to the counters when A.counting is 1 (one Redis;
 -- on a cluster the caller counts). The layouts are named in playstate/scripts.py.
--- Every heartbeat taken (applied or stale) is also a resume point in the title's versions:
--- the latest one per device, 10 minutes of time and 10 minutes of position (`remember`;
+-- Every heartbeat taken (applied or stale) is also a resume point of the title: a stale one
+-- kept in the title's versions at once, the state when it is replaced (versions.lua;
 -- core/versions.py makes the list).
 -- Returns per heartbeat 0 duplicate, 1 applied, 2 stale, 3 cold, 4 rate limited; then
 -- whether to nudge a worker; then per heartbeat the milliseconds until it would pass (0
 -- unless limited).
--- (compare.lua and buckets.lua are prepended)
+-- (compare.lua, buckets.lua and versions.lua are prepended)
 local now, n = tonumber(ARGV[A.now]), tonumber(ARGV[A.items])
 local hot_ttl, event_ttl = tonumber(ARGV[A.hot_ttl]) * 1000, ARGV[A.event_ttl]
 local threshold, versions_ttl = ARGV[A.ignore_start], tonumber(ARGV[A.versions_ttl]) * 1000
@@ -43,79 +43,14 @@ local function tally(limits, limited)
   if limited then set(limits, 'l', (limits.l or 0) + 1) end
 end
 
--- Keep the latest point (by client time, then position, then event) of each device, bucket
--- of client time and bucket of position: a start over, or a seek back, within ten minutes
--- keeps the place it left beside the new one (a jump within ten minutes of the title does
--- not). Past MAX_VERSIONS points, drop the oldest down to KEEP_VERSIONS. The key lives
--- versions_ttl past its newest bucket's end. As the titles' states, the points a call meets
--- are read once and written once, after the loop: a batch of one device's buffered heartbeats
--- mostly lands in one or two buckets, two commands each, not two per heartbeat.
-local MAX_VERSIONS, KEEP_VERSIONS, BUCKET_MS = 64, 48, 600000
-local versions = {}
-local function remember(key, crt, pos, dev, evt)
-  local field = dev .. '|' .. math.floor(tonumber(crt) / BUCKET_MS) .. '|' .. math.floor(tonumber(pos) / BUCKET_MS)
-  local points = versions[key]
-  if not points then
-    points = {}
-    versions[key] = points
-  end
-  local point = points[field]
-  if not point then
-    local old = redis.call('HGET', key, field)
-    point = {stored = old ~= false}
-    if old then
-      local ocrt, opos, oevt = string.match(old, '^(%d+)|(%d+)|(.*)$')
-      point.crt, point.pos, point.evt = tonumber(ocrt), tonumber(opos), oevt
-    end
-    points[field] = point
-  end
-  local c, p = tonumber(crt), tonumber(pos)
-  if point.crt then
-    -- the greater client time, then position, then event name (bytewise) wins, in any order
-    if c ~= point.crt then
-      if c < point.crt then return end
-    elseif p ~= point.pos then
-      if p < point.pos then return end
-    elseif not bytes_gt(evt, point.evt) then
-      return
-    end
-  end
-  point.crt, point.pos, point.evt, point.value = c, p, evt, crt .. '|' .. pos .. '|' .. evt
-end
-
-local function save_versions()
-  for key, points in pairs(versions) do
-    local fields, added = {}, false
-    for field, point in pairs(points) do
-      if point.value then
-        fields[#fields + 1] = field
-        fields[#fields + 1] = point.value
-        added = added or not point.stored
-      end
-    end
-    if #fields > 0 then redis.call('HSET', key, unpack(fields)) end
-    if added then
-      redis.call('PEXPIRE', key, versions_ttl + BUCKET_MS)
-      if redis.call('HLEN', key) > MAX_VERSIONS then
-        local all, by_time = redis.call('HGETALL', key), {}
-        for j = 1, #all, 2 do
-          by_time[#by_time + 1] = {tonumber(string.match(all[j + 1], '^(%d+)|')), all[j]}
-        end
-        table.sort(by_time, function(x, y) return x[1] < y[1] end)
-        for j = 1, #by_time - KEEP_VERSIONS do redis.call('HDEL', key, by_time[j][2]) end
-      end
-    end
-  end
-end
-
 -- Each title's state as the call goes: read once, written back once after the loop (a batch
 -- is mostly one device's buffered heartbeats of one title). Its fields as in the hash (sig,
--- crt, pos, dev, evt, dur, exp: 1 to 7), then what the call did to it.
+-- crt, pos, dev, evt, dur, exp, fgt: 1 to 8), then what the call did to it.
 local titles = {}
 local function title_state(hot)
   local title = titles[hot]
   if not title then
-    title = redis.call('HMGET', hot, 'sig', 'crt', 'pos', 'dev', 'evt', 'dur', 'exp')
+    title = redis.call('HMGET', hot, 'sig', 'crt', 'pos', 'dev', 'evt', 'dur', 'exp', 'fgt')
     -- The state's fields to write (by STATE_FIELDS' index): a hash from before 'sig' existed
     -- gets it with its next state.
     title.changed = {title[1] == false}
@@ -199,6 +134,7 @@ for i = 0, n - 1 do
       end
       local state = {sig, crt, pos, dev, evt, dur}
       if newer(state, title, threshold) then
+        leaving(KEYS[k + KI.versions], title, title[8], state)
         if not title[2] then title.created = true end
         for j = 1, 6 do
           if title[j] ~= state[j] then
@@ -215,15 +151,15 @@ for i = 0, n - 1 do
         code = 1
       else
         code = 2
+        remember(KEYS[k + KI.versions], crt, pos, dev, evt)
       end
-      remember(KEYS[k + KI.versions], crt, pos, dev, evt)
     end
   end
   out[i + 1], waits[i + 1] = code, wait
   counts[code + 1] = counts[code + 1] + 1
 end
 save_titles()
-save_versions()
+save_versions(versions_ttl)
 save_buckets(now)
 if ARGV[A.counting] == '1' then
   local metrics = KEYS[K.metrics]
