@@ -11,7 +11,7 @@ single Redis and on a cluster alike (profile and movie ids cannot contain '/', '
 - `v1:recent:{profile}`              zset movie → crt: the profile's titles in the hot layer
 - `v1:versions:{profile}:movie`      hash "device|10 minutes of time|10 minutes of position"
                                      → "crt|pos|evt": resume points, kept 30 days
-                                     (versions.lua; the title's state is its newest point
+                                     (versions.lua; the title's state is a point of its own
                                      and is not copied here while it is the state:
                                      `versions`, `with_state`; core/versions.py)
 - `v1:removals:{profile}`            zset movie → when it was hidden, for `since=` catch-ups
@@ -631,7 +631,7 @@ async def forget_versions(profile_id: str, movie_id: str) -> None:
 
 async def versions(profile_id: str, movie_id: str) -> tuple[dict[str, str], PlayState | None]:
     """The title's raw resume points kept apart (see `versions_key`), and its state in the
-    cache (None when it is not there), which is its newest point: `with_state` joins them."""
+    cache (None when it is not there), a point of its own: `with_state` joins them."""
     kept, fields = await asyncio.gather(
         hot_command("HGETALL", versions_key(profile_id, movie_id)),
         hot_command("HGETALL", hot_key(profile_id, movie_id)),

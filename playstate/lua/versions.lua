@@ -2,8 +2,8 @@
 -- each device, bucket of client time and bucket of position. A start over, or a seek back,
 -- within ten minutes keeps the place it left beside the new one (a jump within ten minutes of
 -- the title does not).
--- The title's state is its newest point and is not copied here while it is the state
--- (readers add it: hotlayer.versions). A state is written here when a newer one replaces it
+-- The title's state is a point of its own and is not copied here while it is the state
+-- (readers add it: hotlayer.with_state). A state is written here when a newer one replaces it
 -- from another bucket (or one it would not beat there: see `leaving`), so steady viewing
 -- writes a point about once per ten minutes, not one per heartbeat. Heartbeats that lose to
 -- the state are kept here at once. A state hidden from history is not kept.
