@@ -359,8 +359,8 @@ def _points(raw: dict[str, str]) -> list[Point]:
 
 async def position_versions(*, profile_id: str, movie_id: str) -> list[Point]:
     """The title's recent distinct resume points, newest first (raises RedisError: they
-    live in the hot layer; its newest, the title's state, is read from the store once the
-    cache has let the title go)."""
+    live in the hot layer; the title's state, a point of its own, is read from the store
+    once the cache has let the title go)."""
     kept, state = await hotlayer.versions(profile_id, movie_id)
     if state is None:
         state = await _from_store(profile_id, movie_id)

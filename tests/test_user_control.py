@@ -55,6 +55,27 @@ async def resume(api: httpx.AsyncClient, token: str) -> dict[str, Any]:
     return dict(response.json())
 
 
+async def on_phone(
+    api: httpx.AsyncClient, token: str, t: int, steps: list[tuple[int, int, str]]
+) -> None:
+    """Heartbeats from the phone: (position, seconds before `t`, event) each."""
+    for position, ago, event in steps:
+        await send(
+            api,
+            token,
+            video_timestamp_ms=position,
+            client_request_time=t - ago,
+            device_id="phone",
+            event_type=event,
+        )
+
+
+async def versions_of(api: httpx.AsyncClient, token: str) -> list[dict[str, Any]]:
+    response = await call(api, token, "GET", "positions/film/versions")
+    assert response.status_code == 200, response.text
+    return list(response.json()["results"])
+
+
 async def listed(api: httpx.AsyncClient, token: str, path: str) -> list[str]:
     response = await call(api, token, "GET", path)
     assert response.status_code == 200, response.text
@@ -77,7 +98,7 @@ async def test_a_failed_start_on_the_tv_leaves_the_phones_place(
     await send(api, alice, video_timestamp_ms=3_000, client_request_time=t - 57, event_type="STOP")
     body = await resume(api, alice)
     assert (body["position_ms"], body["device_id"]) == (1_200_000, "phone")
-    versions = (await call(api, alice, "GET", "positions/film/versions")).json()["results"]
+    versions = await versions_of(api, alice)
     assert versions[:2] == [
         {
             "position_ms": 3_000,
@@ -100,16 +121,10 @@ async def test_starting_over_on_one_device_keeps_the_place_it_left(
     """Paused at 20:00 on the phone, then started over there and paused at 0:03, all within
     a minute: both are resume points ("no way back" kept only the last of ten minutes)."""
     t = now_s()
-    for position, at, event in ((1_200_000, 120, "PAUSE"), (0, 60, "START"), (3_000, 57, "PAUSE")):
-        await send(
-            api,
-            alice,
-            video_timestamp_ms=position,
-            client_request_time=t - at,
-            device_id="phone",
-            event_type=event,
-        )
-    versions = (await call(api, alice, "GET", "positions/film/versions")).json()["results"]
+    await on_phone(
+        api, alice, t, [(1_200_000, 120, "PAUSE"), (0, 60, "START"), (3_000, 57, "PAUSE")]
+    )
+    versions = await versions_of(api, alice)
     assert [(v["position_ms"], v["event_type"]) for v in versions] == [
         (3_000, "PAUSE"),
         (1_200_000, "PAUSE"),
@@ -122,18 +137,10 @@ async def test_a_title_the_cache_has_let_go_still_lists_its_last_place(
     """Idle past the cache's TTL, the title's state is in the store only; the resume points
     kept in Redis (30 days) are the older places, and the newest comes from the store."""
     t = now_s()
-    for position, at, event in ((1_200_000, 900, "PAUSE"), (2_400_000, 120, "PAUSE")):
-        await send(
-            api,
-            alice,
-            video_timestamp_ms=position,
-            client_request_time=t - at,
-            device_id="phone",
-            event_type=event,
-        )
+    await on_phone(api, alice, t, [(1_200_000, 900, "PAUSE"), (2_400_000, 120, "PAUSE")])
     assert await pending_flush() == 1
     redis_client.delete(hotlayer.hot_key("alice-tv", "film"))
-    versions = (await call(api, alice, "GET", "positions/film/versions")).json()["results"]
+    versions = await versions_of(api, alice)
     assert [(v["position_ms"], v["client_request_time"]) for v in versions] == [
         (2_400_000, (t - 120) * 1000),
         (1_200_000, (t - 900) * 1000),
@@ -272,7 +279,7 @@ async def test_hiding_from_history_removes_it_everywhere_until_watched_again(
     await send(api, alice, video_timestamp_ms=600_000, client_request_time=t - 10)
     assert await listed(api, alice, "history") == ["film"]
     assert await listed(api, alice, "continue-watching") == ["film"]
-    versions = (await call(api, alice, "GET", "positions/film/versions")).json()["results"]
+    versions = await versions_of(api, alice)
     assert [v["position_ms"] for v in versions] == [600_000]  # the hidden place stays gone
 
 
