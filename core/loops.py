@@ -34,6 +34,22 @@ def detached_task(coroutine: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
     return asyncio.get_running_loop().create_task(coroutine, context=contextvars.Context())
 
 
+class SingleFlight(Generic[T]):
+    """One run of `load` at a time: whoever asks while it runs is given the same task, as
+    Go's singleflight. Belongs to one event loop (see `per_loop`)."""
+
+    def __init__(self, load: Callable[[], Coroutine[Any, Any, T]]) -> None:
+        self._load = load
+        self._task: asyncio.Task[T] | None = None
+
+    def start(self) -> asyncio.Task[T]:
+        """The run under way, or a new one (detached: a caller that gives up waiting for it
+        leaves it running for the others, as long as they `asyncio.shield` it)."""
+        if self._task is None or self._task.done():
+            self._task = detached_task(self._load())
+        return self._task
+
+
 class TurnBatch(Generic[K, V]):
     """The calls made during one turn of the event loop, served by one call of `serve` at the
     end of it (at most `max_size` keys each), as DataLoader batches and ioredis pipelines:

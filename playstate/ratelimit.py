@@ -4,6 +4,7 @@ heartbeat. The buckets themselves live in Redis (lua/ingest.lua)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass, replace
@@ -12,11 +13,16 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import DatabaseError
 
+from core.loops import SingleFlight, per_loop
 from core.outages import OutageLog
 from playstate.models import RateLimit
 
 logger = logging.getLogger(__name__)
 outages = OutageLog(logger, "heartbeats are limited as they were last read (or by the defaults)")
+
+# A snapshot is reloaded in the background once it has lived this share of its time, so that
+# under traffic no heartbeat waits for the database; one past its time is never used.
+RENEW_AT = 0.8
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,14 +35,18 @@ class Limit:
 class Snapshot:
     default: Limit
     overrides: dict[str, Limit]
+    renew_at: float
     expires: float
-
-
-_snapshot: Snapshot | None = None
 
 
 def _default() -> Limit:
     return Limit(settings.PLAYSTATE_RATE_LIMIT_BURST, settings.PLAYSTATE_RATE_LIMIT_PER_MINUTE)
+
+
+def _times() -> tuple[float, float]:
+    """When a snapshot read now is due a reload, and when it is past its time."""
+    now, seconds = time.monotonic(), settings.PLAYSTATE_RATE_LIMIT_CACHE_SECONDS
+    return now + seconds * RENEW_AT, now + seconds
 
 
 def _load() -> Snapshot:
@@ -48,12 +58,7 @@ def _load() -> Snapshot:
             default = limit
         else:
             overrides[row.profile.profile_id] = limit
-    expires = time.monotonic() + settings.PLAYSTATE_RATE_LIMIT_CACHE_SECONDS
-    return Snapshot(default, overrides, expires)
-
-
-def _fresh() -> Snapshot | None:
-    return _snapshot if _snapshot is not None and _snapshot.expires > time.monotonic() else None
+    return Snapshot(default, overrides, *_times())
 
 
 def stored() -> Snapshot:
@@ -61,22 +66,42 @@ def stored() -> Snapshot:
     return _load()
 
 
-async def in_force() -> Snapshot:
-    """The limits every heartbeat is checked against, at most a few seconds old; while the
-    database does not answer, the last ones read (or the defaults), asked for again after
-    the cache's time: heartbeats are taken meanwhile, not failed."""
+_snapshot: Snapshot | None = None
+# Each loop's reload: when a snapshot ran out, the heartbeats of the next moments all asked
+# the database for the limits, each with a query of its own (3 to 30 queries every 5 s per
+# web process under `make bench`'s steady load), each heartbeat waiting for its turn.
+_reloads: dict[asyncio.AbstractEventLoop, SingleFlight[Snapshot]] = {}
+# Bumped by clear_cache: a reload that started before it does not put back what it read.
+_generation = 0
+
+
+async def _reload() -> Snapshot:
+    """The limits read again; while the database does not answer, the last ones read (or the
+    defaults), asked for again after the cache's time: heartbeats are taken meanwhile."""
     global _snapshot
-    if (snapshot := _fresh()) is None:
-        try:
-            snapshot = await database_sync_to_async(_load)()
-        except DatabaseError as error:
-            outages.failed("database", error)
-            expires = time.monotonic() + settings.PLAYSTATE_RATE_LIMIT_CACHE_SECONDS
-            kept = _snapshot or Snapshot(_default(), {}, expires)
-            snapshot = replace(kept, expires=expires)
-        else:
-            outages.answered("database")
+    generation = _generation
+    snapshot: Snapshot
+    try:
+        snapshot = await database_sync_to_async(_load)()
+    except DatabaseError as error:
+        outages.failed("database", error)
+        renew_at, expires = _times()
+        kept = _snapshot or Snapshot(_default(), {}, renew_at, expires)
+        snapshot = replace(kept, renew_at=renew_at, expires=expires)
+    else:
+        outages.answered("database")
+    if generation == _generation:
         _snapshot = snapshot
+    return snapshot
+
+
+async def in_force() -> Snapshot:
+    """The limits every heartbeat is checked against, at most a few seconds old."""
+    snapshot, now = _snapshot, time.monotonic()
+    if snapshot is None or now >= snapshot.renew_at:
+        reload = per_loop(_reloads, lambda: SingleFlight(_reload)).start()
+        if snapshot is None or now >= snapshot.expires:
+            return await asyncio.shield(reload)
     return snapshot
 
 
@@ -85,5 +110,7 @@ def limit_for(snapshot: Snapshot, profile_id: str) -> Limit:
 
 
 def clear_cache() -> None:
-    global _snapshot
+    global _snapshot, _generation
     _snapshot = None
+    _generation += 1
+    _reloads.clear()

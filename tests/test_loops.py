@@ -1,5 +1,5 @@
-"""core/loops.py: calls of one turn of the event loop served together; core/refresh.py: when
-cached entries go stale."""
+"""core/loops.py: calls of one turn of the event loop served together, one load at a time;
+core/refresh.py: when cached entries go stale."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 import contextvars
 import time
 
-from core.loops import TurnBatch, detached_task
+from core.loops import SingleFlight, TurnBatch, detached_task
 from core.refresh import stale_at
 
 
@@ -35,6 +35,23 @@ def test_the_calls_of_one_turn_are_served_together_each_with_its_own_answer() ->
     assert isinstance(refused, ValueError)
     assert str(refused) == "no -2"
     assert served.batches == [[1, -2, 3], [4]]
+
+
+def test_who_asks_while_a_load_runs_is_given_it_and_later_asks_start_another() -> None:
+    loads = 0
+
+    async def load() -> int:
+        nonlocal loads
+        loads += 1
+        await asyncio.sleep(0)
+        return loads
+
+    async def main() -> list[int]:
+        flight = SingleFlight(load)
+        meanwhile = await asyncio.gather(flight.start(), flight.start(), flight.start())
+        return [*meanwhile, await flight.start()]
+
+    assert asyncio.run(main()) == [1, 1, 1, 2]
 
 
 def test_a_batch_and_a_background_task_run_outside_the_context_of_whoever_started_them() -> None:

@@ -4,6 +4,7 @@ hard ceilings; and what the API answers when the limiter refuses."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -162,6 +163,48 @@ def test_overrides_and_the_default_come_from_the_database(alice: str, run: Run) 
     snapshot = run(ratelimit.in_force())
     assert ratelimit.limit_for(snapshot, "alice-tv") == ratelimit.Limit(10, 20)
     assert ratelimit.limit_for(snapshot, "alice-kids") == ratelimit.Limit(2, 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_limits_past_their_time_are_read_once_for_every_heartbeat_waiting(
+    alice: str, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loads = []
+    load = ratelimit._load
+
+    def counted() -> ratelimit.Snapshot:
+        loads.append(load())
+        return loads[-1]
+
+    monkeypatch.setattr(ratelimit, "_load", counted)
+    ratelimit.clear_cache()
+
+    async def twenty_heartbeats_at_once() -> list[ratelimit.Snapshot]:
+        return await asyncio.gather(*(ratelimit.in_force() for _ in range(20)))
+
+    assert run(twenty_heartbeats_at_once()) == loads * 20
+    assert len(loads) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_limits_are_read_again_before_their_time_runs_out(alice: str, run: Run) -> None:
+    ratelimit.clear_cache()
+    first = run(ratelimit.in_force())
+    RateLimit.objects.create(
+        profile=Profile.objects.get(profile_id="alice-kids"), burst=2, per_minute=1
+    )
+    # Due a reload, not past its time: still answered from, with no wait.
+    stale = ratelimit._snapshot = replace(first, renew_at=0)
+
+    async def until_reloaded() -> ratelimit.Snapshot:
+        assert await ratelimit.in_force() is stale
+        async with asyncio.timeout(10):
+            while (snapshot := await ratelimit.in_force()).renew_at == 0:
+                await asyncio.sleep(0.01)
+        return snapshot
+
+    assert ratelimit.limit_for(run(until_reloaded()), "alice-kids") == ratelimit.Limit(2, 1)
+    ratelimit.clear_cache()
 
 
 @pytest.mark.anyio
