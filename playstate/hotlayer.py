@@ -632,11 +632,11 @@ async def forget_versions(profile_id: str, movie_id: str) -> None:
 async def versions(profile_id: str, movie_id: str) -> tuple[dict[str, str], PlayState | None]:
     """The title's raw resume points kept apart (see `versions_key`), and its state in the
     cache (None when it is not there), a point of its own: `with_state` joins them."""
-    kept, fields = await asyncio.gather(
+    kept, state = await asyncio.gather(
         hot_command("HGETALL", versions_key(profile_id, movie_id)),
-        hot_command("HGETALL", hot_key(profile_id, movie_id)),
+        get_state(profile_id, movie_id),
     )
-    return cast("dict[str, str]", kept), state_from_hash(profile_id, movie_id, fields)
+    return cast("dict[str, str]", kept), state
 
 
 def with_state(kept: Mapping[str, str], state: PlayState | None) -> dict[str, str]:
