@@ -53,12 +53,17 @@ class _Schedule:
         if not self.open and not self.done.done():
             self.done.set_result(None)
 
+    def fail(self, error: Exception) -> None:
+        if not self.done.done():
+            self.done.set_exception(error)
+
 
 def _content_length(head: bytes) -> int:
     for line in head.split(b"\r\n"):
         if line[:15].lower() == b"content-length:":
             return int(line[15:])
-    return 0
+    # A chunked answer would be read as an empty one and its chunks as the next answers.
+    raise ValueError(f"an answer without Content-Length: {head[:200]!r}")
 
 
 class _Connection(asyncio.Protocol):
@@ -98,12 +103,19 @@ class _Connection(asyncio.Protocol):
 
     def send(self, index: int) -> None:
         assert self.transport is not None
-        self.transport.write(self.schedule.request(index))
+        if not self.transport.is_closing():  # a run that failed closes its connections
+            self.transport.write(self.schedule.request(index))
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
         while (end := self.buffer.find(HEAD_END)) >= 0:
-            length = _content_length(self.buffer[:end])
+            try:
+                length = _content_length(self.buffer[:end])
+            except ValueError as error:
+                self.schedule.fail(error)
+                assert self.transport is not None
+                self.transport.close()
+                return
             if len(self.buffer) < end + 4 + length:
                 return
             s = self.schedule

@@ -54,7 +54,9 @@ def _redis() -> tuple[redis.asyncio.Redis, Any]:
 
 
 async def _respond(send: Send, status: int, body: bytes) -> None:
-    await send({"type": "http.response.start", "status": status, "headers": JSON})
+    # With its length, as the service answers (without it, uvicorn would frame it in chunks).
+    headers = [*JSON, (b"content-length", b"%d" % len(body))]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 

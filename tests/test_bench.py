@@ -68,6 +68,9 @@ async def test_the_yardstick_keeps_the_newest_heartbeat_and_reads_it_back(
         assert (await http.post("/api/v1/heartbeats", content=b"{")).status_code == 400
         resumed = await http.get("/api/v1/profiles/alice-tv/positions/m1")
     assert resumed.json() == {"movie_id": "m1", "position_ms": 300_000}
+    # Framed by its length, as the service's answers are: uvicorn would otherwise send it in
+    # chunks, which cost the yardstick more and which the constant-rate client cannot read.
+    assert resumed.headers["content-length"] == str(len(resumed.content))
     assert redis.Redis.from_url(redis_server.url).zcard("yard:pending") == 1
 
 
@@ -133,3 +136,27 @@ def test_the_constant_rate_client_charges_a_stall_to_every_request_due_during_it
     assert outcome.latencies_ms[0] >= 300
     assert outcome.latencies_ms[10] >= 150
     assert outcome.latencies_ms[-1] < 100  # caught up by the end
+
+
+class _Chunked(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self.wfile.write(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
+        )
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_the_constant_rate_client_stops_at_an_answer_it_cannot_frame() -> None:
+    """Read as framed by a Content-Length, a chunked answer's chunks would count as answers."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Chunked)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        with pytest.raises(ValueError, match="without Content-Length"):
+            fixedrate.run(url, lambda i: b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", rate=50, seconds=1)
+    finally:
+        server.shutdown()
