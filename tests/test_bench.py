@@ -69,7 +69,7 @@ async def test_the_yardstick_keeps_the_newest_heartbeat_and_reads_it_back(
         resumed = await http.get("/api/v1/profiles/alice-tv/positions/m1")
     assert resumed.json() == {"movie_id": "m1", "position_ms": 300_000}
     # Framed by its length, as the service's answers are: uvicorn would otherwise send it in
-    # chunks, which cost the yardstick more and which the constant-rate client cannot read.
+    # chunks, which the constant-rate client cannot read.
     assert resumed.headers["content-length"] == str(len(resumed.content))
     assert redis.Redis.from_url(redis_server.url).zcard("yard:pending") == 1
 
