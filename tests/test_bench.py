@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -97,10 +99,26 @@ def test_the_profile_counts_busy_samples_only_and_names_the_project_code() -> No
     }
 
 
-class _Answers(BaseHTTPRequestHandler):
-    """Request /i: answered at once, 500 for every fourth; the first one only after a stall."""
-
+class _Keptalive(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the load generator's connections
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def _serving(handler: type[_Keptalive]) -> Iterator[str]:
+    """A local HTTP server answering with `handler`; its URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
+class _Answers(_Keptalive):
+    """Request /i: answered at once, 500 for every fourth; the first one only after a stall."""
 
     def do_GET(self) -> None:
         index = int(self.path.strip("/"))
@@ -110,15 +128,9 @@ class _Answers(BaseHTTPRequestHandler):
         # One write: headers and body apart would wait on the client's delayed ACK.
         self.wfile.write(b"HTTP/1.1 " + status + b"\r\nContent-Length: 2\r\n\r\n{}")
 
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
 
 def test_the_constant_rate_client_charges_a_stall_to_every_request_due_during_it() -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Answers)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
+    with _serving(_Answers) as url:
         outcome = fixedrate.run(
             url,
             lambda i: f"GET /{i} HTTP/1.1\r\nHost: x\r\n\r\n".encode(),
@@ -126,8 +138,6 @@ def test_the_constant_rate_client_charges_a_stall_to_every_request_due_during_it
             seconds=1,
             connections=1,
         )
-    finally:
-        server.shutdown()
     assert outcome.sent == 100
     assert outcome.non_2xx == 25
     # One connection, so answers come in order. Request 10 was due 100 ms in, while the
@@ -138,25 +148,17 @@ def test_the_constant_rate_client_charges_a_stall_to_every_request_due_during_it
     assert outcome.latencies_ms[-1] < 100  # caught up by the end
 
 
-class _Chunked(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
+class _Chunked(_Keptalive):
     def do_GET(self) -> None:
         self.wfile.write(
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
         )
 
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
 
 def test_the_constant_rate_client_stops_at_an_answer_it_cannot_frame() -> None:
     """Read as framed by a Content-Length, a chunked answer's chunks would count as answers."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Chunked)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
-        with pytest.raises(ValueError, match="without Content-Length"):
-            fixedrate.run(url, lambda i: b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", rate=50, seconds=1)
-    finally:
-        server.shutdown()
+    with (
+        _serving(_Chunked) as url,
+        pytest.raises(ValueError, match="without Content-Length"),
+    ):
+        fixedrate.run(url, lambda i: b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", rate=50, seconds=1)
