@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from dataclasses import dataclass, replace
 
@@ -21,7 +22,8 @@ logger = logging.getLogger(__name__)
 outages = OutageLog(logger, "heartbeats are limited as they were last read (or by the defaults)")
 
 # A snapshot is reloaded in the background once it has lived this share of its time, so that
-# under traffic no heartbeat waits for the database; one past its time is never used.
+# under traffic no heartbeat waits for the database; one past its time is not used while the
+# database answers.
 RENEW_AT = 0.8
 
 
@@ -76,18 +78,22 @@ _generation = 0
 
 
 async def _reload() -> Snapshot:
-    """The limits read again; while the database does not answer, the last ones read (or the
-    defaults), asked for again after the cache's time: heartbeats are taken meanwhile."""
+    """The limits read again. While the database does not answer, the last ones read (or the
+    defaults) stay in force until it does, asked for again after the cache's time: heartbeats
+    are taken meanwhile, and none waits for the database again until it has answered."""
     global _snapshot
     generation = _generation
     snapshot: Snapshot
     try:
-        snapshot = await database_sync_to_async(_load)()
-    except DatabaseError as error:
+        # Within the store's deadline: the database thread may be held by a store that hangs
+        # (a frozen Cassandra node, a PostgreSQL server that no longer answers).
+        async with asyncio.timeout(settings.PLAYSTATE_STORE_READ_TIMEOUT):
+            snapshot = await database_sync_to_async(_load)()
+    except (DatabaseError, TimeoutError) as error:
         outages.failed("database", error)
-        renew_at, expires = _times()
-        kept = _snapshot or Snapshot(_default(), {}, renew_at, expires)
-        snapshot = replace(kept, renew_at=renew_at, expires=expires)
+        renew_at, _ = _times()
+        kept = _snapshot or Snapshot(_default(), {}, renew_at, math.inf)
+        snapshot = replace(kept, renew_at=renew_at, expires=math.inf)
     else:
         outages.answered("database")
     if generation == _generation:

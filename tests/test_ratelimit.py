@@ -4,6 +4,7 @@ hard ceilings; and what the API answers when the limiter refuses."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from dataclasses import replace
 from typing import Any
 
@@ -204,6 +205,49 @@ def test_limits_are_read_again_before_their_time_runs_out(alice: str, run: Run) 
         return snapshot
 
     assert ratelimit.limit_for(run(until_reloaded()), "alice-kids") == ratelimit.Limit(2, 1)
+    ratelimit.clear_cache()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_limits_last_read_stay_in_force_while_the_database_hangs(
+    alice: str, run: Run, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    RateLimit.objects.create(
+        profile=Profile.objects.get(profile_id="alice-kids"), burst=2, per_minute=1
+    )
+    ratelimit.clear_cache()
+    first = run(ratelimit.in_force())
+    settings.PLAYSTATE_STORE_READ_TIMEOUT = 0.2
+    answering = threading.Event()
+    load = ratelimit._load
+
+    def hung() -> ratelimit.Snapshot:
+        answering.wait(30)
+        return load()
+
+    monkeypatch.setattr(ratelimit, "_load", hung)
+    ratelimit._snapshot = replace(first, renew_at=0, expires=0)
+
+    async def heartbeats_while_it_hangs() -> list[ratelimit.Snapshot]:
+        async with asyncio.timeout(10):
+            return [await ratelimit.in_force() for _ in range(3)]
+
+    try:
+        kept = run(heartbeats_while_it_hangs())
+        assert [ratelimit.limit_for(s, "alice-kids") for s in kept] == [ratelimit.Limit(2, 1)] * 3
+        # Once one waited for the database in vain, the others do not wait for it.
+        assert all(s is kept[0] for s in kept)
+    finally:
+        answering.set()
+    ratelimit._snapshot = replace(kept[0], renew_at=0)
+
+    async def until_read_again() -> ratelimit.Snapshot:
+        async with asyncio.timeout(10):
+            while (snapshot := await ratelimit.in_force()).expires == kept[0].expires:
+                await asyncio.sleep(0.01)
+        return snapshot
+
+    assert ratelimit.limit_for(run(until_read_again()), "alice-kids") == ratelimit.Limit(2, 1)
     ratelimit.clear_cache()
 
 
