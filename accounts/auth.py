@@ -147,12 +147,15 @@ async def principal_for_token(token: str, *, profile_ids: Collection[str] = ()) 
         return cached
     try:
         batch = per_loop(_first_sights, lambda: TurnBatch(_load_together, max_size=BATCH))
-        principal = await batch.submit(key_hash)
-    except DatabaseError as error:
+        # Within the store's deadline: the database thread may be held by a store that hangs
+        # (a frozen Cassandra node, a PostgreSQL server that no longer answers).
+        async with asyncio.timeout(settings.PLAYSTATE_STORE_READ_TIMEOUT):
+            principal = await batch.submit(key_hash)
+    except (DatabaseError, TimeoutError) as error:
         outages.failed("database", error)
         if entry := _cache.get(key_hash):
             return entry[0]
-        raise AuthUnavailable(str(error)) from error
+        raise AuthUnavailable(str(error) or "no answer in time") from error
     outages.answered("database")
     _remember(key_hash, principal)
     return principal

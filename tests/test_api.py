@@ -9,6 +9,7 @@ import asyncio
 import threading
 import uuid
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -678,6 +679,51 @@ async def test_with_the_database_down_heartbeats_are_taken_and_resume_never_fail
     said = [r.getMessage() for r in caplog.records if r.name == "accounts.auth"]
     assert len(said) == 1, said
     assert said[0].startswith("the database is unavailable")
+
+
+@pytest.mark.parametrize("api", ["fast path"], indirect=True)
+async def test_a_database_that_hangs_does_not_hold_heartbeats(
+    api: httpx.AsyncClient,
+    alice: str,
+    movie: Movie,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Any,
+) -> None:
+    """A PostgreSQL server that stops answering (or a frozen store holding the database
+    thread): once the rate limits ran out, every heartbeat waited for their read, and one
+    with a token not met yet for its own, for as long as the database took. (The DRF views
+    behind PLAYSTATE_FAST_PATH=false are synchronous: a query holds the request's thread, as
+    in any Django view, until the database's own timeouts.)"""
+    assert (await post(api, alice, heartbeat(event_type="PAUSE"))).status_code == 202
+    assert ratelimit._snapshot is not None  # the token and the limits, read
+    settings.PLAYSTATE_STORE_READ_TIMEOUT = 0.2
+    frozen = threading.Event()
+
+    def hangs(*args: object) -> None:
+        frozen.wait(60)  # until the heartbeats are answered: the database never answers
+        raise OperationalError("no answer")
+
+    monkeypatch.setattr(ratelimit, "_load", hangs)
+    monkeypatch.setattr(catalog_titles._titles, "_load", hangs)
+    monkeypatch.setattr(auth, "_load_many", hangs)
+    ratelimit._snapshot = replace(ratelimit._snapshot, renew_at=0, expires=0)
+    stranger = {"Authorization": "Bearer never-met"}
+
+    async def while_it_hangs() -> tuple[list[int], httpx.Response]:
+        taken = [
+            (await post(api, alice, heartbeat(movie_id=f"unmet-{k}", event_type="PAUSE")))
+            for k in range(3)
+        ]
+        refused = await api.post(HEARTBEATS, json=heartbeat(), headers=stranger)
+        return [answer.status_code for answer in taken], refused
+
+    try:
+        taken, refused = await asyncio.wait_for(while_it_hangs(), 30)
+    finally:
+        frozen.set()
+    assert taken == [202] * 3
+    assert (refused.status_code, refused.headers["Retry-After"]) == (503, "1")
+    assert (await position(api, alice, movie="unmet-2"))["source"] == "cache"
 
 
 async def test_a_store_that_hangs_does_not_hold_the_resume_read(
