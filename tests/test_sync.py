@@ -56,7 +56,9 @@ async def connect(
     query: str, headers: list[tuple[bytes, bytes]] | None = None
 ) -> WebsocketCommunicator:
     communicator = WebsocketCommunicator(application, f"/ws/v1/sync?{query}", headers=headers or [])
-    connected, _ = await communicator.connect()
+    # Not the default second: 150 sockets that connect at once, beside another test's
+    # processes on two cores, were not all answered within it (all were accepted).
+    connected, _ = await communicator.connect(timeout=10)
     assert connected
     return communicator
 
