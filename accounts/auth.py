@@ -24,7 +24,7 @@ from rest_framework import authentication, exceptions, permissions
 
 from accounts.models import ApiToken, Profile, hash_token
 from core.loops import TurnBatch, per_loop
-from core.outages import OutageLog
+from core.outages import OutageLog, store_deadline
 from core.payloads import ServiceUnavailable
 from core.refresh import BATCH, BackgroundRefresh, stale_at
 
@@ -147,9 +147,7 @@ async def principal_for_token(token: str, *, profile_ids: Collection[str] = ()) 
         return cached
     try:
         batch = per_loop(_first_sights, lambda: TurnBatch(_load_together, max_size=BATCH))
-        # Within the store's deadline: the database thread may be held by a store that hangs
-        # (a frozen Cassandra node, a PostgreSQL server that no longer answers).
-        async with asyncio.timeout(settings.PLAYSTATE_STORE_READ_TIMEOUT):
+        async with store_deadline():
             principal = await batch.submit(key_hash)
     except (DatabaseError, TimeoutError) as error:
         outages.failed("database", error)

@@ -21,7 +21,7 @@ from django.db import DatabaseError
 from catalog.models import Movie
 from core.loops import detached_task
 from core.memory import freeze_loaded
-from core.outages import OutageLog
+from core.outages import OutageLog, store_deadline
 from core.refresh import BackgroundRefresh, stale_at
 from core.series import Title
 
@@ -78,9 +78,7 @@ class _Cache(dict[str, tuple[V, float]]):
         self._refresh.add(stale)
         if missing:
             try:
-                # Within the store's deadline: the database thread may be held by a store
-                # that hangs (a frozen Cassandra node), and this lookup queued behind it.
-                async with asyncio.timeout(settings.PLAYSTATE_STORE_READ_TIMEOUT):
+                async with store_deadline():
                     loaded: dict[str, V] = await database_sync_to_async(self._load)(missing)
             except (DatabaseError, TimeoutError) as error:
                 outages.failed("catalog's database", error)

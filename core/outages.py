@@ -3,8 +3,19 @@ line (or a traceback) for every attempt in between."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
+
+from django.conf import settings
+
+
+def store_deadline() -> asyncio.Timeout:
+    """How long a read that queues on the database thread may take before the request goes
+    on without it (`PLAYSTATE_STORE_READ_TIMEOUT`; raises TimeoutError): the thread may be
+    held by a store that hangs (a frozen Cassandra node, a PostgreSQL server that no longer
+    answers), and every read queued behind it with it (a resume read waited 20 to 60 s)."""
+    return asyncio.timeout(settings.PLAYSTATE_STORE_READ_TIMEOUT)
 
 
 class OutageLog:

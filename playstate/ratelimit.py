@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from core.loops import SingleFlight, per_loop
-from core.outages import OutageLog
+from core.outages import OutageLog, store_deadline
 from playstate.models import RateLimit
 
 logger = logging.getLogger(__name__)
@@ -85,9 +85,7 @@ async def _reload() -> Snapshot:
     generation = _generation
     snapshot: Snapshot
     try:
-        # Within the store's deadline: the database thread may be held by a store that hangs
-        # (a frozen Cassandra node, a PostgreSQL server that no longer answers).
-        async with asyncio.timeout(settings.PLAYSTATE_STORE_READ_TIMEOUT):
+        async with store_deadline():
             snapshot = await database_sync_to_async(_load)()
     except (DatabaseError, TimeoutError) as error:
         outages.failed("database", error)

@@ -13,6 +13,7 @@ from django.conf import settings
 
 from core.domain import PlayState
 from core.loops import TurnBatch, per_loop
+from core.outages import store_deadline
 from history.store import Key, StoreUnavailable, get_store
 
 # Titles per database call; a turn's further titles go in calls of their own beside it.
@@ -41,11 +42,8 @@ async def stored_get_many(keys: Sequence[Key]) -> list[PlayState | None]:
     """The titles' stored states, read with the other reads of this turn, within
     PLAYSTATE_STORE_READ_TIMEOUT. Raises StoreUnavailable."""
     batch = _batch()
-    # A store that hangs (a frozen node) holds the database thread every read queues for:
-    # each request gives up at its deadline and answers without it, rather than waiting
-    # behind the others (a resume read waited 20 to 60 s).
     try:
-        async with asyncio.timeout(settings.PLAYSTATE_STORE_READ_TIMEOUT):
+        async with store_deadline():
             return list(await asyncio.gather(*(batch.submit(key) for key in keys)))
     except TimeoutError:
         seconds = settings.PLAYSTATE_STORE_READ_TIMEOUT
