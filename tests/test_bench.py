@@ -99,6 +99,14 @@ def test_the_profile_counts_busy_samples_only_and_names_the_project_code() -> No
     }
 
 
+def test_the_machine_s_stolen_and_idle_time_are_read_from_all_cpus() -> None:
+    from bench.run import cpu_jiffies
+
+    # user nice system idle iowait irq softirq steal guest guest_nice (guest is within user)
+    stat = "cpu  100 5 40 800 10 2 3 40 7 0\ncpu0 50 2 20 400 5 1 1 20 3 0\n"
+    assert cpu_jiffies(stat) == (1000, 810, 40)
+
+
 class _Keptalive(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the load generator's connections
 
