@@ -6,6 +6,7 @@ real worker, is in tests/e2e."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 import uuid
 from collections import Counter
@@ -679,6 +680,23 @@ async def test_with_the_database_down_heartbeats_are_taken_and_resume_never_fail
     said = [r.getMessage() for r in caplog.records if r.name == "accounts.auth"]
     assert len(said) == 1, said
     assert said[0].startswith("the database is unavailable")
+
+
+async def test_cached_tokens_stay_out_of_the_garbage_collector_s_full_passes(
+    api: httpx.AsyncClient, alice: str, bob: str
+) -> None:
+    """A full collection stops the event loop for as long as it walks what it tracks: with a
+    token cached as objects it tracks, 6,000 tokens made passes of 16-60 ms under load."""
+    await position(api, alice, "alice-tv")
+    await position(api, bob, "bob-phone")
+    # A pass stops tracking a tuple whose items it has stopped tracking; the profiles' tuple
+    # may come after its entry in the pass's list, so the entry goes in the next pass.
+    gc.collect()
+    gc.collect()
+    assert len(auth._cache) == 2
+    assert not [entry for entry in auth._cache.values() if gc.is_tracked(entry)]
+    assert (await get(api, alice, "/api/v1/profiles/alice-kids/positions/m1")).status_code == 200
+    assert (await get(api, alice, "/api/v1/profiles/bob-phone/positions/m1")).status_code == 403
 
 
 @pytest.mark.parametrize("api", ["fast path"], indirect=True)
