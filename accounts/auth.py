@@ -56,11 +56,11 @@ class Principal:
 
 
 # A token's entry: its account, its profiles, when they were read, when it goes stale. Plain
-# tuples of numbers and strings, which the garbage collector stops tracking after its first
-# pass over them, so that its full passes need not walk the cache: as a Principal, with its
-# frozenset, each token was three objects each full pass walked (6,000 tokens: full passes of
-# 16-60 ms under load, stopping the event loop each time; a process of a large deployment sees
-# many more tokens).
+# tuples of numbers and strings, which the garbage collector stops tracking within a pass or
+# two, so that its full passes need not walk the cache: as a Principal, with its frozenset,
+# each token was three objects each full pass walked (6,000 tokens: full passes of 14-60 ms
+# under load, stopping the event loop each time; a process of a large deployment sees many
+# more tokens).
 _Entry = tuple[int, tuple[str, ...], float, float]
 _cache: dict[str, _Entry] = {}
 
