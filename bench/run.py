@@ -607,7 +607,7 @@ def report(result: dict[str, Any]) -> None:
         print(
             f"{name:<22} {f['requests_per_s']:>11.0f} {f['heartbeats_per_s']:>11.0f} {share:>11}"
             f" {f.get('x_healthz', 0):>11.2f} {f['p50']:>11.1f} {f['p99']:>11.1f}"
-            f" {f['p99.9']:>11.1f} {f['non_2xx']:>11.0f} {f.get('stolen', 0):>11.1%}"
+            f" {f['p99.9']:>11.1f} {f['non_2xx']:>11.0f} {f['stolen']:>11.1%}"
         )
     s = result["soak"]
     print(
