@@ -70,10 +70,34 @@ async def test_the_first_check_loads_the_catalog_in_the_background(settings: Any
         await asyncio.sleep(0.02)
     found, missing, _ = titles._titles.fresh(["t1", "t299"])
     assert missing == set()
-    assert {m: t and t.duration_ms for m, t in found.items()} == {"t1": 60_001, "t299": 60_299}
+    assert {m: t and t[:3] for m, t in found.items()} == {
+        "t1": ("t1", "Film 1", 60_001),
+        "t299": ("t299", "Film 299", 60_299),
+    }
     # Out of the garbage collector's full passes (core/memory.py): not among what it walks.
     loaded = found["t299"]
     assert not any(tracked is loaded for tracked in gc.get_objects())
+
+
+@pytest.mark.anyio
+@pytest.mark.django_db(transaction=True)
+async def test_titles_met_later_stay_out_of_the_garbage_collector_s_full_passes() -> None:
+    """A full collection stops the event loop for as long as it walks what it tracks: each
+    title loaded or reloaded after the catalog, kept as an object, made 50,000 titles' passes
+    17 ms long."""
+    await Movie.objects.acreate(
+        movie_id="s.e1", title="Pilot", duration_ms=60_000, series_id="s", season=1, episode=1
+    )
+    titles.clear_cache()
+    assert (await titles.titles(["s.e1"]))["s.e1"].title == "Pilot"
+    assert [t.episode for t in (await titles.series_episodes(["s"]))["s"]] == [1]
+    # A pass stops tracking a tuple once it stopped tracking its items: a series' entry,
+    # three tuples deep, may take a pass for each.
+    for _ in range(3):
+        gc.collect()
+    cached = [*titles._titles.values(), *titles._series.values()]
+    assert len(cached) == 2
+    assert not [entry for entry in cached if gc.is_tracked(entry)]
 
 
 @pytest.mark.anyio
