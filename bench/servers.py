@@ -29,7 +29,7 @@ def command(server: str, port: int) -> list[str]:
         return [
             str(BIN / "uvicorn"), APP, "--host", address[0], "--port", address[1],
             "--workers", "1", "--no-access-log", "--lifespan", "off", "--loop", "uvloop",
-            "--http", "httptools",
+            "--http", "config.http:CoalescingHttpToolsProtocol",
         ]  # fmt: skip
     if server == "granian":
         return [

@@ -89,7 +89,9 @@ async def test_titles_met_later_stay_out_of_the_garbage_collector_s_full_passes(
         movie_id="s.e1", title="Pilot", duration_ms=60_000, series_id="s", season=1, episode=1
     )
     titles.clear_cache()
-    assert (await titles.titles(["s.e1"]))["s.e1"].title == "Pilot"
+    pilot = (await titles.titles(["s.e1"]))["s.e1"]
+    assert pilot is not None
+    assert pilot.title == "Pilot"
     assert [t.episode for t in (await titles.series_episodes(["s"]))["s"]] == [1]
     # A pass stops tracking a tuple once it stopped tracking its items: a series' entry,
     # three tuples deep, may take a pass for each.
