@@ -19,6 +19,7 @@ from playstate import hotlayer, ratelimit
 from playstate.hotlayer import IngestItem, IngestOutcome, Limits
 from playstate.models import RateLimit
 from tests.cases import Run, heartbeat, now_s
+from tests.stack import RedisServer
 
 NOW = 1_800_000_000_000
 LIMITED = hotlayer.RATE_LIMITED
@@ -71,6 +72,24 @@ def test_support_sees_what_a_profile_sent_this_hour_and_the_last(
     assert run(hotlayer.profile_stats("p", now_ms=start + 2 * hour)) == {"sent": 1, "limited": 0}
     assert run(hotlayer.profile_stats("p", now_ms=start + 3 * hour)) == {"sent": 0, "limited": 0}
     assert run(hotlayer.profile_stats("nobody", now_ms=start)) == {"sent": 0, "limited": 0}
+
+
+def test_the_buckets_stay_out_of_the_append_only_file(
+    redis_client: redis.Redis, redis_server: RedisServer, hot_cluster: object, run: Run
+) -> None:
+    """A third of what each heartbeat wrote to the file (and sent every replica), which made
+    the file's rewrites, a second of a core each on a small machine, that much more often."""
+    if hot_cluster is not None:
+        pytest.skip("the cluster's nodes keep files of their own")
+    aof = redis_server.directory / "appendonly.aof"
+    start = aof.stat().st_size
+    assert send(run, [H] * 5, at=NOW, profile="kept") == [1, 1, 1, LIMITED, LIMITED]
+    written = aof.read_bytes()[start:]
+    assert hotlayer.hot_key("kept", "m0").encode() in written
+    assert hotlayer.limits_key("kept").encode() not in written
+    assert hotlayer.account_key(1).encode() not in written
+    # In memory all the same: the limit holds.
+    assert send(run, [H], at=NOW + 10, profile="kept") == [LIMITED]
 
 
 def test_the_bucket_refills_at_its_rate(redis_client: redis.Redis, run: Run) -> None:
