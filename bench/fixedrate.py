@@ -6,26 +6,21 @@ stall (no coordinated omission).
 It shares the two cores with the stack it measures, so it is made cheap: keep-alive
 connections as asyncio protocols on uvloop (no stream reader or coroutine per request), each
 response framed by its Content-Length, and a connection that is free before its next request
-is due waits on one timer. Past about 10,000 requests/s one process falls behind its schedule
-(its own event loop becomes the queue), so it can run as several processes that share the
-schedule: process k of n sends requests k, k + n, k + 2n, ...
+is due waits on one timer.
 """
 
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from typing import cast
 from urllib.parse import urlsplit
 
 import uvloop
 
 HEAD_END = b"\r\n\r\n"
-Part = tuple[int, int]  # (k, n): process k of n sends requests k, k + n, k + 2n, ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,12 +38,9 @@ class Outcome:
 class _Schedule:
     """Which request is next, when each is due, and what came back."""
 
-    def __init__(
-        self, request: Callable[[int], bytes], rate: float, total: int, start: float, part: Part
-    ) -> None:
-        self.request, self.rate, self.start = request, rate, start
-        self.first, self.step = part
-        self.total = len(range(self.first, total, self.step))  # this process's share
+    def __init__(self, request: Callable[[int], bytes], rate: float, total: int) -> None:
+        self.request, self.rate, self.total = request, rate, total
+        self.start = time.perf_counter() + 0.2
         self.next_index = 0
         self.latencies: list[float] = []
         self.non_2xx = 0
@@ -99,7 +91,7 @@ class _Connection(asyncio.Protocol):
         if s.next_index >= s.total:
             self.transport.close()
             return
-        index = s.first + s.next_index * s.step
+        index = s.next_index
         s.next_index += 1
         self.due = s.start + index / s.rate
         wait = self.due - time.perf_counter()
@@ -135,17 +127,10 @@ class _Connection(asyncio.Protocol):
 
 
 async def _run(
-    url: str,
-    request: Callable[[int], bytes],
-    *,
-    rate: float,
-    seconds: float,
-    connections: int,
-    start: float,
-    part: Part,
+    url: str, request: Callable[[int], bytes], *, rate: float, seconds: float, connections: int
 ) -> Outcome:
     parts = urlsplit(url)
-    schedule = _Schedule(request, rate, int(rate * seconds), start, part)
+    schedule = _Schedule(request, rate, int(rate * seconds))
     loop = asyncio.get_running_loop()
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     for _ in range(connections):
@@ -161,65 +146,9 @@ def run(
     rate: float,
     seconds: float,
     connections: int = 50,
-    processes: int = 1,
 ) -> Outcome:
-    """Send `rate` requests a second for `seconds`; `request(i)` gives request i's bytes.
-    With `processes` > 1, from that many forked processes, the connections shared out."""
-    if processes == 1:
-        start = time.perf_counter() + 0.2
-        return uvloop.run(
-            _run(url, request, rate=rate, seconds=seconds, connections=connections,
-                 start=start, part=(0, 1))
-        )  # fmt: skip
-    # perf_counter is the system's monotonic clock: one schedule for every process.
-    start = time.perf_counter() + 0.5
-    context = multiprocessing.get_context("fork")  # the request function goes as it is
-    pipes, children = [], []
-    for k in range(processes):
-        receiving, sending = context.Pipe(duplex=False)
-        share = max(1, connections // processes)
-        child = context.Process(
-            target=_part,
-            args=(sending, url, request, rate, seconds, share, start, (k, processes)),
-        )
-        child.start()
-        pipes.append(receiving)
-        children.append(child)
-    answers = [pipe.recv() for pipe in pipes]
-    for child in children:
-        child.join()
-    for answer in answers:
-        if isinstance(answer, Exception):
-            raise answer
-    outcomes = cast("list[Outcome]", answers)
-    return Outcome(
-        sum(o.sent for o in outcomes),
-        sum(o.non_2xx for o in outcomes),
-        max(o.behind_ms for o in outcomes),
-        [latency for o in outcomes for latency in o.latencies_ms],
-    )
-
-
-def _part(
-    pipe: Connection,
-    url: str,
-    request: Callable[[int], bytes],
-    rate: float,
-    seconds: float,
-    connections: int,
-    start: float,
-    part: Part,
-) -> None:
-    """One process's share of a run; its outcome, or what stopped it, sent back."""
-    try:
-        outcome = uvloop.run(
-            _run(url, request, rate=rate, seconds=seconds, connections=connections,
-                 start=start, part=part)
-        )  # fmt: skip
-    except Exception as error:
-        pipe.send(error)
-        return
-    pipe.send(outcome)
+    """Send `rate` requests a second for `seconds`; `request(i)` gives request i's bytes."""
+    return uvloop.run(_run(url, request, rate=rate, seconds=seconds, connections=connections))
 
 
 def post(host: str, path: str, body: bytes, authorization: str) -> bytes:

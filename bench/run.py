@@ -55,8 +55,6 @@ CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "50"))
 SOAK_SECONDS = int(os.environ.get("BENCH_SOAK_SECONDS", "120"))
 YARD_SOAK_SECONDS = int(os.environ.get("BENCH_YARD_SOAK_SECONDS", "40"))
 THREADS = 2
-# The constant-rate client's processes, as wrk's threads: one fell behind at 11,000/s.
-CLIENT_PROCESSES = int(os.environ.get("BENCH_CLIENT_PROCESSES", "2"))
 # BENCH_QUICK="ingest steady,yardstick ingest": only these phases, no file written.
 QUICK = [name for name in os.environ.get("BENCH_QUICK", "").split(",") if name]
 HEARTBEAT_INTERVAL_MS = 10_000
@@ -360,14 +358,7 @@ def steady_at(
     profiles = min(PROFILES, int(rate * HEARTBEAT_INTERVAL_MS / 1000))
     host = url.removeprefix("http://")
     request = population.steady_request(host, profiles, population.clock_ms)
-    outcome = fixedrate.run(
-        url,
-        request,
-        rate=rate,
-        seconds=seconds,
-        connections=CONNECTIONS,
-        processes=CLIENT_PROCESSES,
-    )
+    outcome = fixedrate.run(url, request, rate=rate, seconds=seconds, connections=CONNECTIONS)
     population.clock_ms += HEARTBEAT_INTERVAL_MS * (outcome.sent // profiles + 2)
     return outcome, profiles
 
@@ -415,7 +406,6 @@ def miss_latency(stack: Stack, population: Population, saturation: float) -> dic
             rate=rate,
             seconds=seconds,
             connections=CONNECTIONS,
-            processes=CLIENT_PROCESSES,
         )
     population.offsets["miss"] += outcome.sent
     return {**latencies(outcome, rate), **shares}

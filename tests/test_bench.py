@@ -168,44 +168,6 @@ def test_the_constant_rate_client_charges_a_stall_to_every_request_due_during_it
     assert outcome.latencies_ms[-1] < 100  # caught up by the end
 
 
-class _Counted(_Keptalive):
-    """Request /i: answered at once, 500 for every fourth; each path it was asked for kept."""
-
-    asked: list[int] = []
-
-    def do_GET(self) -> None:
-        index = int(self.path.strip("/"))
-        self.asked.append(index)
-        status = b"500 Internal Server Error" if index % 4 == 3 else b"202 Accepted"
-        self.wfile.write(b"HTTP/1.1 " + status + b"\r\nContent-Length: 2\r\n\r\n{}")
-
-
-def test_client_processes_share_the_schedule_each_request_sent_once() -> None:
-    with _serving(_Counted) as url:
-        outcome = fixedrate.run(
-            url,
-            lambda i: f"GET /{i} HTTP/1.1\r\nHost: x\r\n\r\n".encode(),
-            rate=200,
-            seconds=1,
-            connections=4,
-            processes=2,
-        )
-    assert sorted(_Counted.asked) == list(range(200))
-    assert outcome.sent == 200
-    assert outcome.non_2xx == 50
-    assert len(outcome.latencies_ms) == 200
-
-
-def test_a_client_process_that_cannot_frame_an_answer_stops_the_run() -> None:
-    with (
-        _serving(_Chunked) as url,
-        pytest.raises(ValueError, match="without Content-Length"),
-    ):
-        fixedrate.run(
-            url, lambda i: b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", rate=50, seconds=1, processes=2
-        )
-
-
 class _Chunked(_Keptalive):
     def do_GET(self) -> None:
         self.wfile.write(
