@@ -399,6 +399,8 @@ def miss_latency(stack: Stack, population: Population, saturation: float) -> dic
     """Resume reads the store serves, at 70% of their saturation: latency without queueing."""
     rate = 0.7 * saturation
     seconds = 10
+    client = stack.redis_client()
+    forked = forks(client)
     with machine_shares() as shares:
         outcome = fixedrate.run(
             stack.url,
@@ -408,7 +410,7 @@ def miss_latency(stack: Stack, population: Population, saturation: float) -> dic
             connections=CONNECTIONS,
         )
     population.offsets["miss"] += outcome.sent
-    return {**latencies(outcome, rate), **shares}
+    return {**latencies(outcome, rate), **shares, "aof_rewrites": forks(client) - forked}
 
 
 def web_worker(stack: Stack) -> int:
@@ -585,9 +587,10 @@ def main() -> int:
               "reached": reached["starts_cassandra_share"], "met": True},
              {"what": "yardstick p99 at 70% of its saturation, ms", "target": "reported",
               "reached": reached["yardstick_soak_p99_ms"], "met": True},
-             {"what": "append-only file rewrites in the two constant-rate runs",
+             {"what": "append-only file rewrites in the constant-rate runs (ingest,"
+                      " yardstick, resume miss)",
               "target": "reported", "reached": f"{soaked['aof_rewrites']}, "
-              f"{yard_soaked['aof_rewrites']}", "met": True},
+              f"{yard_soaked['aof_rewrites']}, {missed['aof_rewrites']}", "met": True},
              {"what": "CPU stolen by the hypervisor in the two constant-rate runs",
               "target": "reported", "reached": f"{soaked['stolen']:.1%}, "
               f"{yard_soaked['stolen']:.1%}", "met": True}],
