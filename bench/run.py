@@ -301,6 +301,17 @@ def forks(client: redis.Redis) -> int:
     return int(stats["total_forks"])
 
 
+@contextmanager
+def rewrites(stack: Stack) -> Iterator[dict[str, int]]:
+    """How many times Redis rewrote its append-only file while the block ran."""
+    counted: dict[str, int] = {}
+    client = stack.redis_client()
+    before = forks(client)
+    yield counted
+    counted["aof_rewrites"] = forks(client) - before
+    client.close()
+
+
 def commandstats(client: redis.Redis) -> dict[str, tuple[int, int]]:
     stats: dict[str, Any] = client.info("commandstats")
     return {k.removeprefix("cmdstat_"): (v["calls"], v["usec"]) for k, v in stats.items()}
@@ -312,10 +323,9 @@ def soak(stack: Stack, population: Population, saturation: float) -> dict[str, A
     rate = 0.7 * saturation
     client = stack.redis_client()
     quiesce(stack)
-    before, stats_before, forked = counters(stack), commandstats(client), forks(client)
-    with machine_shares() as shares:
+    before, stats_before = counters(stack), commandstats(client)
+    with machine_shares() as shares, rewrites(stack) as rewritten:
         outcome, profiles = steady_at(stack.url, population, rate, SOAK_SECONDS)
-    rewrites = forks(client) - forked
     # The writes of steady viewing are those the workers made while it went on; what was
     # still pending at its end (written at once below) would in steady viewing be written at
     # its title's next point in the window, as the run's own were.
@@ -336,7 +346,7 @@ def soak(stack: Stack, population: Population, saturation: float) -> dict[str, A
     return {
         **latencies(outcome, rate),
         **shares,
-        "aof_rewrites": rewrites,
+        **rewritten,
         "seconds": SOAK_SECONDS,
         "profiles": profiles,
         "interval_per_profile_s": round(profiles / rate, 1),
@@ -382,26 +392,16 @@ def yardstick_soak(
     Redis work at the same load, read beside the service's."""
     quiesce(stack)
     rate = 0.7 * saturation
-    client = stack.redis_client()
-    forked = forks(client)
-    with machine_shares() as shares:
+    with machine_shares() as shares, rewrites(stack) as rewritten:
         outcome, _ = steady_at(yard_url, population, rate, YARD_SOAK_SECONDS)
-    rewrites = forks(client) - forked
-    return {
-        **latencies(outcome, rate),
-        **shares,
-        "aof_rewrites": rewrites,
-        "seconds": YARD_SOAK_SECONDS,
-    }
+    return {**latencies(outcome, rate), **shares, **rewritten, "seconds": YARD_SOAK_SECONDS}
 
 
 def miss_latency(stack: Stack, population: Population, saturation: float) -> dict[str, Any]:
     """Resume reads the store serves, at 70% of their saturation: latency without queueing."""
     rate = 0.7 * saturation
     seconds = 10
-    client = stack.redis_client()
-    forked = forks(client)
-    with machine_shares() as shares:
+    with machine_shares() as shares, rewrites(stack) as rewritten:
         outcome = fixedrate.run(
             stack.url,
             population.miss_request(stack.url.removeprefix("http://")),
@@ -410,7 +410,7 @@ def miss_latency(stack: Stack, population: Population, saturation: float) -> dic
             connections=CONNECTIONS,
         )
     population.offsets["miss"] += outcome.sent
-    return {**latencies(outcome, rate), **shares, "aof_rewrites": forks(client) - forked}
+    return {**latencies(outcome, rate), **shares, **rewritten}
 
 
 def web_worker(stack: Stack) -> int:

@@ -22,7 +22,8 @@ class Transport(asyncio.Transport):
         self.closed = False
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return {"sockname": ("127.0.0.1", 8000), "peername": ("127.0.0.1", 50000)}.get(name)
+        addresses = {"sockname": ("127.0.0.1", 8000), "peername": ("127.0.0.1", 50000)}
+        return addresses.get(name, default)
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         assert not self.closed, "written after closing"
