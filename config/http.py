@@ -1,7 +1,7 @@
 """uvicorn's httptools protocol, with a connection's writes of one turn of the event loop sent
-in one (the Procfile's `--http`). uvicorn writes a response's head and its body one after the
-other: two system calls, and on loopback or a proxy's connection two deliveries to wake the
-reader for, where one does."""
+in one (uvicorn's `http` option, config/serve.py). uvicorn writes a response's head and its
+body one after the other: two system calls, and on loopback or a proxy's connection two
+deliveries to wake the reader for, where one does."""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ OPTIONS: dict[str, Any] = {
     "loop": "uvloop",
     # Each response in one write (config/http.py).
     "http": "config.http:CoalescingHttpToolsProtocol",
-    # Client addresses come from PLAYSTATE_TRUSTED_PROXIES (playstate/clients.py), not from
+    # Client addresses come from PLAYSTATE_TRUSTED_PROXIES (accounts/throttling.py), not from
     # uvicorn's own reading of X-Forwarded-For.
     "proxy_headers": False,
     "access_log": False,
