@@ -1,8 +1,8 @@
 """The yardstick `make bench` reads Playstate against: a bare ASGI callable, no framework, no
 authentication, doing the Redis work the contract requires of a heartbeat (last write wins by
 client time then position, the TTL, scheduling the title for persistence: one script call) and
-of a resume read (one HGETALL). Served the same way as the service (`config/serve.py`, same workers), on
-the same Redis, in the same run.
+of a resume read (one HGETALL). Served the same way as the service (`config/serve.py`, same
+workers), on the same Redis, in the same run.
 
     YARDSTICK_REDIS_URL=redis://… python -m config.serve bench.yardstick:app --workers 2
 """
