@@ -41,10 +41,10 @@ from bench.seed import PER_ACCOUNT, PROFILES
 from tests.stack import (
     GENEROUS_LIMITS,
     Stack,
-    descendants,
     free_port,
     procfile_command,
     wait_for_port,
+    web_workers,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -414,9 +414,8 @@ def miss_latency(stack: Stack, population: Population, saturation: float) -> dic
 
 
 def web_worker(stack: Stack) -> int:
-    """One uvicorn worker process of the stack's web server (uvicorn spawns them)."""
-    tree = descendants(stack.processes["web"].pid)
-    return max(pid for pid, command in tree.items() if "spawn_main" in command)
+    """One worker process of the stack's web server."""
+    return max(web_workers(stack.processes["web"].pid))
 
 
 PROJECT = ("accounts/", "catalog/", "config/", "core/", "history/", "ops/", "playstate/", "sync/")

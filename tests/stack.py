@@ -282,6 +282,11 @@ def descendants(pid: int) -> dict[int, str]:
     return found
 
 
+def web_workers(pid: int) -> list[int]:
+    """The worker processes of the web server `pid` (its supervisor spawns them)."""
+    return [child for child, command in descendants(pid).items() if "spawn_main" in command]
+
+
 # Load tests and synthetic bursts are not abuse: the limiter has tests of its own.
 GENEROUS_LIMITS = {
     "PLAYSTATE_RATE_LIMIT_BURST": "1000000",
