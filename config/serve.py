@@ -4,8 +4,9 @@ accepting on a listening socket of their own (SO_REUSEPORT, Linux).
 uvicorn's own workers share the one socket its supervisor binds and race to accept; the kernel
 wakes the worker that waited last, so one worker takes most new connections. A keep-alive
 connection (a TV's, a load balancer's) stays where it landed: with 50 connections one worker
-held 49 and the other 1 (`ss` during `make bench`), and at 70% of what the two serve together
-the busy one fell behind for good while a fifth of the machine stood idle. With a socket each,
+held 49 and the other 1 (`ss` during a constant-rate run like `make bench`'s), and at 70% of
+what the two serve together the busy one fell behind for good while a fifth of the machine
+stood idle. With a socket each,
 the kernel spreads connections over the workers by a hash of their addresses.
 
     python -m config.serve config.asgi:application --host 127.0.0.1 --port 8000 --workers 2
