@@ -432,20 +432,29 @@ async def _ingest_calls(
         account = shard.pending if clustered else account_key(call.limits.account_id)
         create_all = call.may_create is True
         creating: Collection[str] = () if isinstance(call.may_create, bool) else call.may_create
+        title: tuple[str, str] | None = None
         for s, event_id in call.items:
-            burst, per_minute = call.limits.per_profile[s.profile_id]
+            if (s.profile_id, s.movie_id) != title:
+                # (a batch is mostly one title's heartbeats: its names are made once)
+                title = (s.profile_id, s.movie_id)
+                burst, per_minute = call.limits.per_profile[s.profile_id]
+                hot, versions = hot_key(*title), versions_key(*title)
+                recent, limits = recent_key(s.profile_id), limits_key(s.profile_id)
+                no_event = event_key(s.profile_id, "-")
+                name = member(*title)
+                due = due_ms(name, now_ms=call.now_ms, window_ms=config.coalesce_window_ms)
+                may_create = int(create_all or name in creating)
             keys += scripts.IngestItemKeys(
-                hot=hot_key(s.profile_id, s.movie_id),
-                event=event_key(s.profile_id, event_id or "-"),
-                recent=recent_key(s.profile_id),
-                limits=limits_key(s.profile_id),
-                versions=versions_key(s.profile_id, s.movie_id),
+                hot=hot,
+                event=event_key(s.profile_id, event_id) if event_id else no_event,
+                recent=recent,
+                limits=limits,
+                versions=versions,
                 account=account,
             )
-            name = member(s.profile_id, s.movie_id)
             args += scripts.IngestItemArgs(
                 member=name,
-                due=due_ms(name, now_ms=call.now_ms, window_ms=config.coalesce_window_ms),
+                due=due,
                 movie=s.movie_id,
                 pos=s.position_ms,
                 crt=s.client_request_time,
@@ -455,7 +464,7 @@ async def _ingest_calls(
                 sig=int(s.significant),
                 event_id=event_id or "",
                 urgent=int(s.event_type in URGENT_EVENTS),
-                may_create=int(create_all or name in creating),
+                may_create=may_create,
                 burst=burst,
                 per_minute=per_minute,
             )
