@@ -440,13 +440,12 @@ async def _ingest_calls(
                 burst, per_minute = call.limits.per_profile[s.profile_id]
                 hot, versions = hot_key(*title), versions_key(*title)
                 recent, limits = recent_key(s.profile_id), limits_key(s.profile_id)
-                no_event = event_key(s.profile_id, "-")
                 name = member(*title)
                 due = due_ms(name, now_ms=call.now_ms, window_ms=config.coalesce_window_ms)
                 may_create = int(create_all or name in creating)
             keys += scripts.IngestItemKeys(
                 hot=hot,
-                event=event_key(s.profile_id, event_id) if event_id else no_event,
+                event=event_key(s.profile_id, event_id or "-"),
                 recent=recent,
                 limits=limits,
                 versions=versions,
