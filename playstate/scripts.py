@@ -157,7 +157,7 @@ class Script:
     item_keys: type[tuple[Any, ...]] | None = None
     item_args: type[tuple[Any, ...]] | None = None
     # Lua files prepended for the functions they define (compare.lua: newer(), bytes_gt();
-    # buckets.lua: bucket_hash(), spend(), save_buckets(); versions.lua: remember(),
+    # buckets.lua: bucket_state(), spend(), save_buckets(); versions.lua: remember(),
     # leaving(), save_versions()).
     prelude: tuple[str, ...] = ()
     text: str = field(init=False)

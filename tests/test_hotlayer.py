@@ -439,9 +439,10 @@ def test_a_batch_of_one_titles_heartbeats_reads_and_writes_the_title_once(
     stored = run(hotlayer.get_state("p", "m1"))
     assert (stored.position_ms, stored.client_request_time) == (4, NOW - 10)
     assert redis_client.zscore(hotlayer.recent_key("p"), "m1") == NOW - 10
-    # The title's state, the profile's buckets, the account's ceiling (the one heartbeat
+    # The title's state; the profile's buckets and the account's ceiling (the one heartbeat
     # before it read as many); the recent set and the pending set once each.
-    assert _calls(redis_client, "hmget") == 3
+    assert _calls(redis_client, "hmget") == 1
+    assert _calls(redis_client, "get") == 2
     assert _calls(redis_client, "zadd") == 2
 
 

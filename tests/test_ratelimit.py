@@ -92,6 +92,16 @@ def test_the_buckets_stay_out_of_the_append_only_file(
     assert send(run, [H], at=NOW + 10, profile="kept") == [LIMITED]
 
 
+def test_an_accounts_bucket_is_let_go_once_it_would_be_full_again(
+    redis_client: redis.Redis, run: Run
+) -> None:
+    """Its ceiling refills within a minute (a missing bucket is a full one): the key goes
+    after two, not with the profile's hour of counts."""
+    send(run, [H], at=NOW)
+    assert 60_000 < redis_client.pttl(hotlayer.account_key(1)) <= 120_000
+    assert redis_client.pttl(hotlayer.limits_key("p")) > 3_600_000
+
+
 def test_the_bucket_refills_at_its_rate(redis_client: redis.Redis, run: Run) -> None:
     send(run, [H] * 3, at=NOW)  # empty now; 60 a minute is one a second
     assert send(run, [H], at=NOW + 500) == [LIMITED]

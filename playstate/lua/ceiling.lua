@@ -2,11 +2,9 @@
 -- at `per_minute`); returns how many it gave, and the milliseconds until the next would be
 -- there. On a Redis Cluster the account's bucket is in a slot of its own, so ingest takes it
 -- here before the per-slot calls. KEYS: K; ARGV: A (playstate/scripts.py)
--- (buckets.lua is prepended: bucket_hash(), spend(), save_buckets())
+-- (buckets.lua is prepended: bucket_state(), spend(), save_buckets())
 local now, per_minute = tonumber(ARGV[A.now]), tonumber(ARGV[A.per_minute])
--- Kept at least until it would be full again (a minute; an expired bucket is a full one),
--- renewed once in a while.
-local account = bucket_hash(KEYS[K.bucket], 7200000, ACCOUNT_FIELDS)
+local account = bucket_state(KEYS[K.bucket], ACCOUNT_TTL_MS)
 local given, wait = spend(account, 'c', per_minute, per_minute, tonumber(ARGV[A.n]), now)
-save_buckets(now)
+save_buckets()
 return {given, wait}

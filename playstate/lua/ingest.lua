@@ -33,14 +33,17 @@ local hour = math.floor(now / HOUR_MS)
 local function tally(limits, limited)
   if limits.h ~= hour then
     local last = limits.h == hour - 1
-    set(limits, 'ps', last and limits.s or 0)
-    set(limits, 'pl', last and limits.l or 0)
-    set(limits, 'h', hour)
-    set(limits, 's', 0)
-    set(limits, 'l', 0)
+    limits.ps, limits.pl = last and limits.s or 0, last and limits.l or 0
+    limits.h, limits.s, limits.l = hour, 0, 0
   end
-  set(limits, 's', (limits.s or 0) + 1)
-  if limited then set(limits, 'l', (limits.l or 0) + 1) end
+  limits.s = (limits.s or 0) + 1
+  if limited then limits.l = (limits.l or 0) + 1 end
+end
+
+-- Whether a key whose expiry was last pushed out to `exp` (nil: never) is within a tenth of
+-- `ttl_ms` of running out, and due a renewal.
+local function expiring(exp, ttl_ms)
+  return (exp or 0) < now + ttl_ms * 0.9
 end
 
 -- Each title's state as the call goes: read once, written back once after the loop (a batch
@@ -112,11 +115,10 @@ for i = 0, n - 1 do
     code = 3
   else
     local burst, per_minute = tonumber(ARGV[a + AI.burst]), tonumber(ARGV[a + AI.per_minute])
-    local limits = bucket_hash(KEYS[k + KI.limits], math.max(2 * HOUR_MS, math.ceil(burst * 60000 / per_minute) + 60000), PROFILE_FIELDS)
+    local limits = bucket_state(KEYS[k + KI.limits], math.max(2 * HOUR_MS, math.ceil(burst * 60000 / per_minute) + 60000))
     local given, short, account = 1, 0, nil
     if hard_account > 0 then
-      -- Kept at least until it would be full again (a minute; an expired bucket is a full one).
-      account = bucket_hash(KEYS[k + KI.account], 2 * HOUR_MS, ACCOUNT_FIELDS)
+      account = bucket_state(KEYS[k + KI.account], ACCOUNT_TTL_MS)
     end
     if not urgent then given, short = spend(limits, 'b', burst, per_minute, 1, now) end
     if given == 1 then given, short = spend(limits, 'c', hard_profile, hard_profile, 1, now) end
@@ -128,7 +130,7 @@ for i = 0, n - 1 do
       code = 0
     else
       title.recent = recent
-      if expiring(tonumber(title[7]), hot_ttl, now) then
+      if expiring(tonumber(title[7]), hot_ttl) then
         title[7] = now + hot_ttl
         title.renew = true
       end
@@ -160,7 +162,7 @@ for i = 0, n - 1 do
 end
 save_titles()
 save_versions(versions_ttl)
-save_buckets(now)
+save_buckets()
 if ARGV[A.counting] == '1' then
   local metrics = KEYS[K.metrics]
   local function add(name, amount)
