@@ -50,6 +50,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
+from itertools import groupby
 from typing import NamedTuple, cast
 
 from django.conf import settings
@@ -404,6 +405,11 @@ async def _ingest_merged(calls: list[_Call]) -> list[IngestOutcome | Exception]:
     return outcomes
 
 
+def _title_of(item: IngestItem) -> tuple[str, str, int | None]:
+    s = item.state
+    return s.profile_id, s.movie_id, s.duration_ms
+
+
 async def _ingest_calls(
     calls: Sequence[_Call], shard: Shard, *, batched: bool = True
 ) -> list[IngestOutcome]:
@@ -433,41 +439,40 @@ async def _ingest_calls(
         account = shard.pending if clustered else account_key(call.limits.account_id)
         create_all = call.may_create is True
         creating: Collection[str] = () if isinstance(call.may_create, bool) else call.may_create
-        title: tuple[str, str] | None = None
-        for s, event_id in call.items:
-            if (s.profile_id, s.movie_id) != title:
-                # (a batch is mostly one title's heartbeats: its names are made once)
-                title = (s.profile_id, s.movie_id)
-                burst, per_minute = call.limits.per_profile[s.profile_id]
-                hot, versions = hot_key(*title), versions_key(*title)
-                recent, limits = recent_key(s.profile_id), limits_key(s.profile_id)
-                name = member(*title)
-                due = due_ms(name, now_ms=call.now_ms, window_ms=config.coalesce_window_ms)
-                may_create = int(create_all or name in creating)
-            keys += scripts.IngestItemKeys(
-                hot=hot,
-                event=event_key(s.profile_id, event_id or "-"),
-                recent=recent,
-                limits=limits,
-                versions=versions,
+        # A title's names, limits and schedule once for its run of heartbeats (a batch is
+        # mostly one title's).
+        for (profile_id, movie_id, duration_ms), run in groupby(call.items, _title_of):
+            heartbeats = list(run)
+            burst, per_minute = call.limits.per_profile[profile_id]
+            name = member(profile_id, movie_id)
+            keys += scripts.IngestTitleKeys(
+                hot=hot_key(profile_id, movie_id),
+                recent=recent_key(profile_id),
+                limits=limits_key(profile_id),
+                versions=versions_key(profile_id, movie_id),
                 account=account,
             )
-            args += scripts.IngestItemArgs(
+            args += scripts.IngestTitleArgs(
+                items=len(heartbeats),
                 member=name,
-                due=due,
-                movie=s.movie_id,
-                pos=s.position_ms,
-                crt=s.client_request_time,
-                dev=s.device_id,
-                evt=s.event_type,
-                dur="" if s.duration_ms is None else s.duration_ms,
-                sig=int(s.significant),
-                event_id=event_id or "",
-                urgent=int(s.event_type in URGENT_EVENTS),
-                may_create=may_create,
+                due=due_ms(name, now_ms=call.now_ms, window_ms=config.coalesce_window_ms),
+                movie=movie_id,
+                dur="" if duration_ms is None else duration_ms,
+                may_create=int(create_all or name in creating),
                 burst=burst,
                 per_minute=per_minute,
             )
+            for s, event_id in heartbeats:
+                keys.append(event_key(profile_id, event_id or "-"))
+                args += scripts.IngestItemArgs(
+                    pos=s.position_ms,
+                    crt=s.client_request_time,
+                    dev=s.device_id,
+                    evt=s.event_type,
+                    sig=int(s.significant),
+                    event_id=event_id or "",
+                    urgent=int(s.event_type in URGENT_EVENTS),
+                )
         counters.update(call.counters)
     for name, amount in counters.items():
         args += [name, amount]

@@ -26,13 +26,16 @@ class IngestKeys(NamedTuple):
     metrics: str
 
 
-class IngestItemKeys(NamedTuple):
+class IngestTitleKeys(NamedTuple):
     hot: str
-    event: str
     recent: str
     limits: str
     versions: str
     account: str  # its account's ceiling
+
+
+class IngestItemKeys(NamedTuple):
+    event: str
 
 
 class IngestArgs(NamedTuple):
@@ -47,21 +50,25 @@ class IngestArgs(NamedTuple):
     counting: int
 
 
-class IngestItemArgs(NamedTuple):
+class IngestTitleArgs(NamedTuple):
+    items: int  # how many of the call's heartbeats follow, all of this title
     member: str
     due: int  # when a plain heartbeat's title is due in the store (hotlayer.due_ms)
     movie: str
+    dur: int | str
+    may_create: int
+    burst: int
+    per_minute: int
+
+
+class IngestItemArgs(NamedTuple):
     pos: int
     crt: int
     dev: str
     evt: str
-    dur: int | str
     sig: int
     event_id: str
     urgent: int
-    may_create: int
-    burst: int
-    per_minute: int
 
 
 class RepairKeys(NamedTuple):
@@ -148,12 +155,15 @@ def _table(name: str, layout: type[tuple[Any, ...]], first: int) -> str:
 
 @dataclass(frozen=True)
 class Script:
-    """A Lua script with its layouts; fixed KEYS/ARGV are 1-based (`KEYS[K.hot]`), per-item
-    ones are offsets from the item's base (`KEYS[k + KI.hot]`)."""
+    """A Lua script with its layouts; fixed KEYS/ARGV are 1-based (`KEYS[K.hot]`), those of a
+    group (a title) and of an item are offsets from its base (`KEYS[k + KG.hot]`,
+    `ARGV[a + AI.pos]`)."""
 
     name: str
     keys: type[tuple[Any, ...]]
     args: type[tuple[Any, ...]]
+    group_keys: type[tuple[Any, ...]] | None = None
+    group_args: type[tuple[Any, ...]] | None = None
     item_keys: type[tuple[Any, ...]] | None = None
     item_args: type[tuple[Any, ...]] | None = None
     # Lua files prepended for the functions they define (compare.lua: newer(), bytes_gt();
@@ -166,6 +176,8 @@ class Script:
     def __post_init__(self) -> None:
         lua = files("playstate") / "lua"
         parts = [_table("K", self.keys, 1), _table("A", self.args, 1)]
+        if self.group_keys and self.group_args:
+            parts += [_table("KG", self.group_keys, 0), _table("AG", self.group_args, 0)]
         if self.item_keys and self.item_args:
             parts += [_table("KI", self.item_keys, 0), _table("AI", self.item_args, 0)]
         parts += [(lua / f"{name}.lua").read_text() for name in self.prelude]
@@ -220,6 +232,8 @@ INGEST = Script(
     "ingest",
     IngestKeys,
     IngestArgs,
+    IngestTitleKeys,
+    IngestTitleArgs,
     IngestItemKeys,
     IngestItemArgs,
     prelude=("compare", "buckets", "versions"),

@@ -323,8 +323,15 @@ def test_repair_never_replaces_a_newer_cached_state(
 )
 def test_every_name_a_script_reads_is_in_its_layout(script: scripts.Script) -> None:
     """A misspelt `A.name` would be nil in Lua, and `ARGV[nil]` an error only at run time."""
-    layouts = {"K": script.keys, "A": script.args, "KI": script.item_keys, "AI": script.item_args}
-    used = re.findall(r"\b(KI|AI|K|A)\.(\w+)", script.text)
+    layouts = {
+        "K": script.keys,
+        "A": script.args,
+        "KG": script.group_keys,
+        "AG": script.group_args,
+        "KI": script.item_keys,
+        "AI": script.item_args,
+    }
+    used = re.findall(r"\b(KG|AG|KI|AI|K|A)\.(\w+)", script.text)
     assert used
     for table, name in used:
         fields: tuple[str, ...] = getattr(layouts[table], "_fields", ())
@@ -444,6 +451,30 @@ def test_a_batch_of_one_titles_heartbeats_reads_and_writes_the_title_once(
     assert _calls(redis_client, "hmget") == 1
     assert _calls(redis_client, "get") == 2
     assert _calls(redis_client, "zadd") == 2
+
+
+def test_a_titles_names_go_to_the_script_once_for_its_run_of_heartbeats(
+    redis_client: redis.Redis, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its keys, limits and schedule once, then each heartbeat's own values: a batch of 3
+    carried them three times before, and each one was a value to pack, send and read."""
+    sent: list[list[str | int]] = []
+    ingest_script = scripts.INGEST
+
+    async def recorded(keys: list[str], args: list[str | int], **options: bool) -> object:
+        sent.append([*keys, *args])
+        return await ingest_script(keys, args, **options)
+
+    monkeypatch.setattr(scripts, "INGEST", recorded)
+    other = PlayState("p", "m2", 9, NOW - 5, "tv", EventType.HEARTBEAT)
+    outcome = ingest(run, [state(2, NOW - 30), state(4, NOW - 10), state(3, NOW - 20), other])
+    assert outcome.codes == [hotlayer.APPLIED, hotlayer.APPLIED, hotlayer.STALE, hotlayer.APPLIED]
+    [values] = sent
+    assert values.count(hotlayer.hot_key("p", "m1")) == 1
+    assert values.count(hotlayer.hot_key("p", "m2")) == 1
+    assert values.count(hotlayer.member("p", "m1")) == 1
+    assert values.count(hotlayer.limits_key("p")) == 2  # once per title
+    assert [values.count(NOW - ago) for ago in (30, 10, 20, 5)] == [1, 1, 1, 1]
 
 
 def test_requests_of_one_turn_share_one_script_call_each_with_its_own_outcome(

@@ -1,6 +1,6 @@
 -- Apply a batch of heartbeats: last write wins per title, atomically; schedule each new
 -- winner in the pending set (due a year ago for PAUSE/STOP/SEEK, so they are claimed before
--- any plain title; at the title's point in the window otherwise, AI.due).
+-- any plain title; at the title's point in the window otherwise, AG.due).
 -- Token buckets, in the same call: plain heartbeats spend from their profile's bucket;
 -- every heartbeat spends from the hard per-profile and per-account ceilings (on a Redis
 -- Cluster the account's is in another slot: the caller takes it, account_ceiling is 0).
@@ -9,9 +9,10 @@
 -- Expiries: a title's hash carries 'exp', when its expiry was last pushed out to, so a
 -- heartbeat renews it (and the profile's recent set with it) about once per tenth of the
 -- ttl, rather than a PTTL or PEXPIRE each time.
--- KEYS: K, then KI per heartbeat. ARGV: A, then AI per heartbeat, then counter pairs
--- (field, amount) added, with the outcome's, to the counters when A.counting is 1 (one Redis;
--- on a cluster the caller counts). The layouts are named in playstate/scripts.py.
+-- KEYS: K, then per title KG and KI for each of its heartbeats. ARGV: A, then per title AG
+-- and AI for each of its heartbeats (AG.items of them), then counter pairs (field, amount)
+-- added, with the outcome's, to the counters when A.counting is 1 (one Redis; on a cluster
+-- the caller counts). The layouts are named in playstate/scripts.py.
 -- Every heartbeat taken (applied or stale) is also a resume point of the title: a stale one
 -- kept in the title's versions at once, the state when it is replaced (versions.lua;
 -- core/versions.py makes the list).
@@ -101,64 +102,73 @@ local function save_titles()
   end
 end
 
-for i = 0, n - 1 do
-  local k, a = K_N + i * KI_N + 1, A_N + i * AI_N + 1
-  local hot, recent = KEYS[k + KI.hot], KEYS[k + KI.recent]
-  local pos, crt, dev = ARGV[a + AI.pos], ARGV[a + AI.crt], ARGV[a + AI.dev]
-  local evt, dur, sig = ARGV[a + AI.evt], ARGV[a + AI.dur], ARGV[a + AI.sig]
-  local urgent = ARGV[a + AI.urgent] == '1'
-  local title = title_state(hot)
-  local code, wait = nil, 0
-  if ARGV[a + AI.may_create] == '0' and not title[2] then
-    -- Cold title: the caller reads the store through first, so a late heartbeat cannot
-    -- put a state older than the stored one into the cache.
-    code = 3
-  else
-    local burst, per_minute = tonumber(ARGV[a + AI.burst]), tonumber(ARGV[a + AI.per_minute])
-    local limits = bucket_state(KEYS[k + KI.limits], math.max(2 * HOUR_MS, math.ceil(burst * 60000 / per_minute) + 60000))
-    local given, short, account = 1, 0, nil
-    if hard_account > 0 then
-      account = bucket_state(KEYS[k + KI.account], ACCOUNT_TTL_MS)
-    end
-    if not urgent then given, short = spend(limits, 'b', burst, per_minute, 1, now) end
-    if given == 1 then given, short = spend(limits, 'c', hard_profile, hard_profile, 1, now) end
-    if given == 1 and account then given, short = spend(account, 'c', hard_account, hard_account, 1, now) end
-    tally(limits, given == 0)
-    if given == 0 then
-      code, wait = 4, short
-    elseif ARGV[a + AI.event_id] ~= '' and not redis.call('SET', KEYS[k + KI.event], '1', 'NX', 'EX', event_ttl) then
-      code = 0
+-- The call's titles in turn, each with its heartbeats (a batch is mostly one title's, whose
+-- names, limits and schedule then come once, not with each heartbeat).
+local k, a, i = K_N + 1, A_N + 1, 0
+while i < n do
+  local hot, recent, versions = KEYS[k + KG.hot], KEYS[k + KG.recent], KEYS[k + KG.versions]
+  local limits_key, account_key = KEYS[k + KG.limits], KEYS[k + KG.account]
+  local items, dur = tonumber(ARGV[a + AG.items]), ARGV[a + AG.dur]
+  local cold = ARGV[a + AG.may_create] == '0'
+  local burst, per_minute = tonumber(ARGV[a + AG.burst]), tonumber(ARGV[a + AG.per_minute])
+  local movie, member, title_due = ARGV[a + AG.movie], ARGV[a + AG.member], tonumber(ARGV[a + AG.due])
+  local title, limits, account = title_state(hot), nil, nil
+  k, a = k + KG_N, a + AG_N
+  for _ = 1, items do
+    local pos, crt, dev = ARGV[a + AI.pos], ARGV[a + AI.crt], ARGV[a + AI.dev]
+    local evt, sig = ARGV[a + AI.evt], ARGV[a + AI.sig]
+    local urgent = ARGV[a + AI.urgent] == '1'
+    local code, wait = nil, 0
+    if cold and not title[2] then
+      -- Cold title: the caller reads the store through first, so a late heartbeat cannot
+      -- put a state older than the stored one into the cache.
+      code = 3
     else
-      title.recent = recent
-      if expiring(tonumber(title[7]), hot_ttl) then
-        title[7] = now + hot_ttl
-        title.renew = true
-      end
-      local state = {sig, crt, pos, dev, evt, dur}
-      if newer(state, title, threshold) then
-        leaving(KEYS[k + KI.versions], title, title[8], state)
-        if not title[2] then title.created = true end
-        for j = 1, 6 do
-          if title[j] ~= state[j] then
-            title.changed[j] = true
-            title[j] = state[j]
-          end
-        end
-        title.applied, title.movie, title.member = true, ARGV[a + AI.movie], ARGV[a + AI.member]
-        -- PAUSE/STOP/SEEK go ahead of every plain title, overdue ones included: a device
-        -- hears of a pause promptly even while the workers work through a backlog.
-        local due = urgent and now - URGENT_AHEAD_MS or tonumber(ARGV[a + AI.due])
-        if not title.due or due < title.due then title.due = due end
-        title.urgent = title.urgent or urgent
-        code = 1
+      limits = limits or bucket_state(limits_key, math.max(2 * HOUR_MS, math.ceil(burst * 60000 / per_minute) + 60000))
+      local given, short = 1, 0
+      if hard_account > 0 then account = account or bucket_state(account_key, ACCOUNT_TTL_MS) end
+      if not urgent then given, short = spend(limits, 'b', burst, per_minute, 1, now) end
+      if given == 1 then given, short = spend(limits, 'c', hard_profile, hard_profile, 1, now) end
+      if given == 1 and account then given, short = spend(account, 'c', hard_account, hard_account, 1, now) end
+      tally(limits, given == 0)
+      if given == 0 then
+        code, wait = 4, short
+      elseif ARGV[a + AI.event_id] ~= '' and not redis.call('SET', KEYS[k + KI.event], '1', 'NX', 'EX', event_ttl) then
+        code = 0
       else
-        code = 2
-        remember(KEYS[k + KI.versions], crt, pos, dev, evt)
+        title.recent = recent
+        if expiring(tonumber(title[7]), hot_ttl) then
+          title[7] = now + hot_ttl
+          title.renew = true
+        end
+        local state = {sig, crt, pos, dev, evt, dur}
+        if newer(state, title, threshold) then
+          leaving(versions, title, title[8], state)
+          if not title[2] then title.created = true end
+          for j = 1, 6 do
+            if title[j] ~= state[j] then
+              title.changed[j] = true
+              title[j] = state[j]
+            end
+          end
+          title.applied, title.movie, title.member = true, movie, member
+          -- PAUSE/STOP/SEEK go ahead of every plain title, overdue ones included: a device
+          -- hears of a pause promptly even while the workers work through a backlog.
+          local due = urgent and now - URGENT_AHEAD_MS or title_due
+          if not title.due or due < title.due then title.due = due end
+          title.urgent = title.urgent or urgent
+          code = 1
+        else
+          code = 2
+          remember(versions, crt, pos, dev, evt)
+        end
       end
     end
+    i = i + 1
+    out[i], waits[i] = code, wait
+    counts[code + 1] = counts[code + 1] + 1
+    k, a = k + KI_N, a + AI_N
   end
-  out[i + 1], waits[i + 1] = code, wait
-  counts[code + 1] = counts[code + 1] + 1
 end
 save_titles()
 save_versions(versions_ttl)
@@ -172,7 +182,7 @@ if ARGV[A.counting] == '1' then
   add('heartbeats_applied', counts[2])
   add('heartbeats_stale', counts[3])
   add('heartbeats_rate_limited', counts[5])
-  for j = A_N + n * AI_N + 1, #ARGV, 2 do add(ARGV[j], ARGV[j + 1]) end
+  for j = a, #ARGV, 2 do add(ARGV[j], ARGV[j + 1]) end
 end
 out[n + 1] = nudge
 for i = 1, n do out[n + 1 + i] = waits[i] end
