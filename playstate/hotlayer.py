@@ -406,6 +406,9 @@ async def _ingest_merged(calls: list[_Call]) -> list[IngestOutcome | Exception]:
 
 
 def _title_of(item: IngestItem) -> tuple[str, str, int | None]:
+    """What a run of heartbeats shares in the script call: its title, and the duration the
+    title had when they were checked (one request's are checked against one catalog read; a
+    run never spans two that differ, so each heartbeat keeps its own)."""
     s = item.state
     return s.profile_id, s.movie_id, s.duration_ms
 
