@@ -16,10 +16,10 @@ single Redis and on a cluster alike (profile and movie ids cannot contain '/', '
                                      `versions`, `with_state`; core/versions.py)
 - `v1:removals:{profile}`            zset movie → when it was hidden, for `since=` catch-ups
 - `v1:evt:{profile}:event_id`        seen event ids (idempotent retries)
-- `v1:limits:{profile}`              JSON object (buckets.lua): the profile's token buckets
-                                     (plain heartbeats, hard ceiling), and what it sent and had
-                                     limited this hour and the last, for support staff
-- `v1:limits:account:{a<id>}`        JSON object: the account's hard ceiling
+- `v1:buckets:{profile}`             MessagePack map (buckets.lua): the profile's token
+                                     buckets (plain heartbeats, hard ceiling), and what it sent
+                                     and had limited this hour and the last, for support staff
+- `v1:buckets:account:{a<id>}`       MessagePack map: the account's hard ceiling
 
 The pipeline's sets, "profile/movie" members:
 
@@ -42,7 +42,6 @@ back after its lease.
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import zlib
 from collections import Counter, defaultdict
@@ -53,7 +52,9 @@ from functools import cache
 from itertools import groupby
 from typing import NamedTuple, cast
 
+import msgpack
 from django.conf import settings
+from redis.client import NEVER_DECODE
 from redis.crc import REDIS_CLUSTER_HASH_SLOTS as SLOTS
 from redis.crc import key_slot
 
@@ -101,11 +102,11 @@ def removals_key(profile_id: str) -> str:
 
 def limits_key(profile_id: str) -> str:
     """The profile's rate-limit buckets and what it sent this hour and the last (buckets.lua)."""
-    return f"v1:limits:{_tagged(profile_id)}"
+    return f"v1:buckets:{_tagged(profile_id)}"
 
 
 def account_key(account_id: int) -> str:
-    return f"v1:limits:account:{{a{account_id}}}"
+    return f"v1:buckets:account:{{a{account_id}}}"
 
 
 def member(profile_id: str, movie_id: str) -> str:
@@ -772,8 +773,8 @@ async def sweep() -> int:
 async def profile_stats(profile_id: str, *, now_ms: int) -> dict[str, int]:
     """Heartbeats the profile sent, and how many were limited, this hour and the last."""
     hour = now_ms // 3_600_000
-    stored = await hot_client().get(limits_key(profile_id))
-    state = json.loads(stored) if stored else {}
+    stored = await hot_client().execute_command("GET", limits_key(profile_id), **{NEVER_DECODE: []})
+    state = msgpack.unpackb(stored) if stored else {}
     counted, sent, limited, sent_before, limited_before = (
         state.get(name, 0) for name in ("h", "s", "l", "ps", "pl")
     )
