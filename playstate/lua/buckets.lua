@@ -3,9 +3,9 @@
 -- a batch spends from one profile's buckets many times for those two commands. (cmsgpack is
 -- C, and copies numbers as they are: this costs Redis less than a hash's fields read,
 -- tracked and written one by one, or a JSON object's numbers written and parsed as decimal
--- text; README, "Performance and capacity".) A profile's key holds its plain-heartbeat bucket (b, bt) and
--- hard ceiling (c, ct), and what it sent this hour and the last (h, s, l; ps, pl:
--- hotlayer.profile_stats); an account's, its ceiling (c, ct).
+-- text; README, "Performance and capacity".) A profile's key holds its plain-heartbeat
+-- bucket (b, bt) and hard ceiling (c, ct), and what it sent this hour and the last (h, s, l;
+-- ps, pl: hotlayer.profile_stats); an account's, its ceiling (c, ct).
 local buckets, bucket_order = {}, {}
 -- An account's ceiling refills in a minute, and a missing bucket is a full one.
 local ACCOUNT_TTL_MS = 120000
